@@ -1,0 +1,55 @@
+# canary-rollback: `make demo` and `make test` are the two commands a newcomer needs.
+PYTHON ?= python3
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+SCENARIO ?= incident
+
+.PHONY: demo test lint typecheck unit integration e2e bench sam-validate build clean
+
+$(VENV)/.installed: requirements-dev.txt functions/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(SAM_VENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet -r requirements-sam.txt
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/python -m canary_rollback.demo --scenario $(SCENARIO)
+
+test: $(VENV)/.installed $(SAM_VENV)/.installed lint typecheck
+	SAM_CLI=$(abspath $(SAM_VENV))/bin/sam $(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed
+	$(BIN)/mypy
+
+unit: $(VENV)/.installed
+	$(BIN)/python -m pytest -q tests/unit
+
+integration: $(VENV)/.installed
+	$(BIN)/python -m pytest -q tests/integration
+
+e2e: $(VENV)/.installed
+	$(BIN)/python -m pytest -q tests/e2e
+
+bench: $(VENV)/.installed
+	$(BIN)/python scripts/bench_probe.py
+
+sam-validate: $(SAM_VENV)/.installed
+	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint
+
+build: $(SAM_VENV)/.installed
+	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
+
+clean:
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

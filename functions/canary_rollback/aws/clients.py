@@ -1,0 +1,90 @@
+"""boto3 clients created once per container, lazily, with botocore's `standard` retry mode.
+
+`standard` retries throttling and transient errors with jittered backoff, so no hand-written retry loop
+exists in this package. Clients honour AWS_ENDPOINT_URL and AWS_DEFAULT_REGION like any boto3 client.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_ssm import SSMClient
+
+# Five attempts in all for throttling; connect/read bounded so a stuck API cannot eat the Lambda timeout.
+BOTO_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 5},
+    connect_timeout=5,
+    read_timeout=15,
+    user_agent_extra="canary-rollback/0.1",
+)
+
+OperationHook = Callable[[str, str], None]
+
+
+class AwsClients:
+    """A per-container cache of clients. `on_call(service, operation)` lets tests record every API call."""
+
+    def __init__(self, session: boto3.Session | None = None, on_call: OperationHook | None = None) -> None:
+        self._session = session
+        self._on_call = on_call
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, name: str) -> Any:
+        with self._lock:  # boto3 session creation is not thread-safe; the probe threads may share this
+            if name not in self._clients:
+                session = self._session or boto3.Session()
+                client = session.client(name, config=BOTO_CONFIG)  # type: ignore[call-overload]
+                if self._on_call is not None:
+                    hook = self._on_call
+                    client.meta.events.register(
+                        "before-call.*.*",
+                        lambda model, **_: hook(model.service_model.service_name, model.name),
+                    )
+                self._clients[name] = client
+            return self._clients[name]
+
+    @property
+    def ecs(self) -> ECSClient:
+        return self._client("ecs")  # type: ignore[no-any-return]
+
+    @property
+    def dynamodb(self) -> DynamoDBClient:
+        return self._client("dynamodb")  # type: ignore[no-any-return]
+
+    @property
+    def cloudwatch(self) -> CloudWatchClient:
+        return self._client("cloudwatch")  # type: ignore[no-any-return]
+
+    @property
+    def sns(self) -> SNSClient:
+        return self._client("sns")  # type: ignore[no-any-return]
+
+    @property
+    def ssm(self) -> SSMClient:
+        return self._client("ssm")  # type: ignore[no-any-return]
+
+    @property
+    def secretsmanager(self) -> SecretsManagerClient:
+        return self._client("secretsmanager")  # type: ignore[no-any-return]
+
+
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError, or the exception type for anything else."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code")
+        if isinstance(code, str):
+            return code
+    return type(exc).__name__

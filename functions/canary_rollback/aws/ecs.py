@@ -1,0 +1,127 @@
+"""ECS adapter: describe the guarded service, inspect and copy task definitions, update the service.
+
+Written to the ECS API reference, not to moto: task definitions are normalised to full ARNs because
+DescribeServices may echo a `family:revision` as it was passed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from canary_rollback.aws.clients import error_code
+from canary_rollback.config import GuardedService
+from canary_rollback.errors import EcsError
+from canary_rollback.models import Deployment, ServiceObservation
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
+
+# The RegisterTaskDefinition inputs that DescribeTaskDefinition returns; the rest (ARN, revision, status,
+# requiresAttributes, compatibilities, registeredAt...) are outputs and would be rejected.
+_REGISTER_FIELDS = (
+    "family",
+    "taskRoleArn",
+    "executionRoleArn",
+    "networkMode",
+    "containerDefinitions",
+    "volumes",
+    "placementConstraints",
+    "requiresCompatibilities",
+    "cpu",
+    "memory",
+    "pidMode",
+    "ipcMode",
+    "proxyConfiguration",
+    "inferenceAccelerators",
+    "ephemeralStorage",
+    "runtimePlatform",
+    "enableFaultInjection",
+)
+
+
+def task_definition_arn(value: str, service_arn: str) -> str:
+    """Normalise `family:rev` (or an ARN) to a full task definition ARN in the service's account/region."""
+    if value.startswith("arn:"):
+        return value
+    # arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME
+    parts = service_arn.split(":")
+    if len(parts) < 6:
+        raise EcsError(f"cannot normalise task definition {value!r}: unexpected service ARN {service_arn!r}")
+    partition, region, account = parts[1], parts[3], parts[4]
+    return f"arn:{partition}:ecs:{region}:{account}:task-definition/{value}"
+
+
+class EcsGateway:
+    def __init__(self, client: ECSClient) -> None:
+        self._client = client
+
+    def describe(self, guarded: GuardedService) -> ServiceObservation:
+        try:
+            response = self._client.describe_services(cluster=guarded.cluster, services=[guarded.service])
+        except (ClientError, BotoCoreError) as exc:
+            raise EcsError(f"DescribeServices {guarded.key} failed: {error_code(exc)}: {exc}") from exc
+        services = [s for s in response.get("services", []) if s.get("status") != "INACTIVE"]
+        if not services:
+            reasons = ", ".join(f.get("reason", "?") for f in response.get("failures", [])) or "not returned"
+            raise EcsError(f"ECS service {guarded.key} not found ({reasons})")
+        return observation_from_service(services[0])
+
+    def is_active(self, arn: str) -> bool:
+        return bool(self._describe_task_definition(arn)["status"] == "ACTIVE")
+
+    def register_copy(self, arn: str) -> str:
+        """ECS refuses to deploy an INACTIVE (deregistered) revision; a fresh copy of it is deployable."""
+        source = self._describe_task_definition(arn, with_tags=True)
+        request: dict[str, Any] = {key: source[key] for key in _REGISTER_FIELDS if source.get(key) not in (None, [])}
+        tags = [t for t in source.get("tags", []) if not t.get("key", "").startswith("aws:")]
+        tags.append({"key": "canary-rollback:copied-from", "value": arn})
+        try:
+            response = self._client.register_task_definition(**request, tags=tags)
+        except (ClientError, BotoCoreError) as exc:
+            raise EcsError(f"RegisterTaskDefinition (copy of {arn}) failed: {error_code(exc)}: {exc}") from exc
+        return response["taskDefinition"]["taskDefinitionArn"]
+
+    def update_service(self, guarded: GuardedService, task_definition: str) -> None:
+        try:
+            self._client.update_service(
+                cluster=guarded.cluster, service=guarded.service, taskDefinition=task_definition
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise EcsError(
+                f"UpdateService {guarded.key} -> {task_definition} failed: {error_code(exc)}: {exc}"
+            ) from exc
+
+    def _describe_task_definition(self, arn: str, with_tags: bool = False) -> Any:
+        try:
+            if with_tags:
+                response = self._client.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+            else:
+                response = self._client.describe_task_definition(taskDefinition=arn)
+        except (ClientError, BotoCoreError) as exc:
+            raise EcsError(f"DescribeTaskDefinition {arn} failed: {error_code(exc)}: {exc}") from exc
+        definition: dict[str, Any] = dict(response["taskDefinition"])
+        definition["tags"] = response.get("tags", [])
+        return definition
+
+
+def observation_from_service(service: Any) -> ServiceObservation:
+    service_arn: str = service["serviceArn"]
+    deployments = tuple(
+        Deployment(
+            status=d.get("status", ""),
+            task_definition_arn=task_definition_arn(d["taskDefinition"], service_arn),
+            rollout_state=d.get("rolloutState"),
+            running_count=int(d.get("runningCount", 0)),
+            desired_count=int(d.get("desiredCount", 0)),
+        )
+        for d in service.get("deployments", [])
+    )
+    return ServiceObservation(
+        service_arn=service_arn,
+        task_definition_arn=task_definition_arn(service["taskDefinition"], service_arn),
+        desired_count=int(service.get("desiredCount", 0)),
+        running_count=int(service.get("runningCount", 0)),
+        deployments=deployments,
+    )

@@ -1,0 +1,209 @@
+"""The StateTable: one item per guarded service (optimistically versioned) plus its audit trail.
+
+Layout (pk, sk):
+  service#CLUSTER/SERVICE, state           -> known-good, candidate + streak, last rollback, version
+  service#CLUSTER/SERVICE, audit#ISO#ID    -> one decision, expires through the table's `ttl` attribute
+The idempotency records of the rollback function share the table (powertools writes them under its own pk).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from canary_rollback.aws.clients import error_code
+from canary_rollback.config import GuardedService
+from canary_rollback.errors import StateConflict, StateStoreError
+from canary_rollback.models import Candidate, KnownGood, RollbackRecord, ServiceState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+AUDIT_RETENTION = timedelta(days=90)
+TTL_ATTRIBUTE = "ttl"
+
+
+class StateStore:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def load(self, guarded: GuardedService) -> ServiceState:
+        response = self._call(
+            "GetItem",
+            lambda: self._client.get_item(TableName=self._table, Key=_key(guarded, "state"), ConsistentRead=True),
+        )
+        item = response.get("Item")
+        return state_from_item(item) if item else ServiceState()
+
+    def save(self, guarded: GuardedService, state: ServiceState, expected_version: int) -> ServiceState:
+        """Write `state` only if nobody wrote since `expected_version` was read. Returns it with its new version."""
+        saved = ServiceState(
+            known_good=state.known_good,
+            candidate=state.candidate,
+            last_rollback=state.last_rollback,
+            last_run_at=state.last_run_at,
+            last_run_ok=state.last_run_ok,
+            version=expected_version + 1,
+        )
+        if expected_version == 0:
+            condition, values = "attribute_not_exists(pk)", None
+        else:
+            condition, values = "version = :expected", {":expected": {"N": str(expected_version)}}
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": {**_key(guarded, "state"), **item_from_state(saved)},
+            "ConditionExpression": condition,
+        }
+        if values:
+            kwargs["ExpressionAttributeValues"] = values
+        self._call("PutItem", lambda: self._client.put_item(**kwargs))
+        return saved
+
+    def audit(self, guarded: GuardedService, record: dict[str, Any], now: datetime) -> str:
+        audit_id = f"audit#{_iso(now)}#{uuid.uuid4().hex[:8]}"
+        item = {
+            **_key(guarded, audit_id),
+            "at": {"S": _iso(now)},
+            "kind": {"S": str(record.get("kind", "decision"))},
+            "record": {"S": json.dumps(record, sort_keys=True, default=str)},
+            TTL_ATTRIBUTE: {"N": str(int((now + AUDIT_RETENTION).timestamp()))},
+        }
+        self._call("PutItem", lambda: self._client.put_item(TableName=self._table, Item=item))
+        return audit_id
+
+    def history(self, guarded: GuardedService, limit: int = 20) -> list[dict[str, Any]]:
+        response = self._call(
+            "Query",
+            lambda: self._client.query(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
+                ExpressionAttributeValues={":pk": {"S": _pk(guarded)}, ":audit": {"S": "audit#"}},
+                ScanIndexForward=False,
+                Limit=limit,
+            ),
+        )
+        return [json.loads(item["record"]["S"]) for item in response.get("Items", [])]
+
+    def _call(self, operation: str, call: Any) -> Any:
+        try:
+            return call()
+        except ClientError as exc:
+            code = error_code(exc)
+            if code == "ConditionalCheckFailedException":
+                raise StateConflict(f"{operation} on {self._table}: state changed concurrently") from exc
+            if code == "ResourceNotFoundException":
+                raise StateStoreError(f"state table {self._table!r} does not exist ({operation})") from exc
+            raise StateStoreError(f"{operation} on state table {self._table!r} failed: {code}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise StateStoreError(f"{operation} on state table {self._table!r} failed: {exc}") from exc
+
+
+def _pk(guarded: GuardedService) -> str:
+    return f"service#{guarded.key}"
+
+
+def _key(guarded: GuardedService, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": _pk(guarded)}, "sk": {"S": sk}}
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def _dt(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def item_from_state(state: ServiceState) -> dict[str, Any]:
+    item: dict[str, Any] = {"version": {"N": str(state.version)}}
+    if state.known_good is not None:
+        kg = state.known_good
+        m = {"arn": {"S": kg.arn}, "since": {"S": _iso(kg.since)}, "reason": {"S": kg.reason}}
+        if kg.copied_from:
+            m["copied_from"] = {"S": kg.copied_from}
+        item["known_good"] = {"M": m}
+    if state.candidate is not None:
+        c = state.candidate
+        item["candidate"] = {"M": {"arn": {"S": c.arn}, "streak": {"N": str(c.streak)}, "since": {"S": _iso(c.since)}}}
+    if state.last_rollback is not None:
+        r = state.last_rollback
+        m = {
+            "id": {"S": r.rollback_id},
+            "at": {"S": _iso(r.at)},
+            "alarm": {"S": r.alarm},
+            "from": {"S": r.from_arn},
+            "to": {"S": r.to_arn},
+            "status": {"S": r.status},
+        }
+        if r.outcome:
+            m["outcome"] = {"S": r.outcome}
+        if r.recovered_at:
+            m["recovered_at"] = {"S": _iso(r.recovered_at)}
+        item["last_rollback"] = {"M": m}
+    if state.last_run_at is not None:
+        item["last_run_at"] = {"S": _iso(state.last_run_at)}
+    if state.last_run_ok is not None:
+        item["last_run_ok"] = {"BOOL": state.last_run_ok}
+    return item
+
+
+def state_from_item(item: dict[str, Any]) -> ServiceState:
+    known_good = None
+    if "known_good" in item:
+        m = item["known_good"]["M"]
+        known_good = KnownGood(
+            arn=m["arn"]["S"],
+            since=_dt(m["since"]["S"]),
+            reason=m["reason"]["S"],
+            copied_from=m.get("copied_from", {}).get("S"),
+        )
+    candidate = None
+    if "candidate" in item:
+        m = item["candidate"]["M"]
+        candidate = Candidate(arn=m["arn"]["S"], streak=int(m["streak"]["N"]), since=_dt(m["since"]["S"]))
+    last_rollback = None
+    if "last_rollback" in item:
+        m = item["last_rollback"]["M"]
+        last_rollback = RollbackRecord(
+            rollback_id=m["id"]["S"],
+            at=_dt(m["at"]["S"]),
+            alarm=m["alarm"]["S"],
+            from_arn=m["from"]["S"],
+            to_arn=m["to"]["S"],
+            status=m["status"]["S"],
+            outcome=m.get("outcome", {}).get("S"),
+            recovered_at=_dt(m["recovered_at"]["S"]) if "recovered_at" in m else None,
+        )
+    return ServiceState(
+        known_good=known_good,
+        candidate=candidate,
+        last_rollback=last_rollback,
+        last_run_at=_dt(item["last_run_at"]["S"]) if "last_run_at" in item else None,
+        last_run_ok=item["last_run_ok"]["BOOL"] if "last_run_ok" in item else None,
+        version=int(item.get("version", {}).get("N", "0")),
+    )
+
+
+def update_with_retry(
+    store: StateStore,
+    guarded: GuardedService,
+    mutate: Any,
+    attempts: int = 5,
+) -> tuple[ServiceState, Any]:
+    """Load, apply `mutate(state) -> (new_state, extra)`, save conditionally; on a lost race start over.
+
+    `mutate` must be a pure function of the state it is given, so re-running it after a conflict is safe.
+    """
+    for _ in range(attempts):
+        current = store.load(guarded)
+        new_state, extra = mutate(current)
+        try:
+            return store.save(guarded, new_state, current.version), extra
+        except StateConflict:
+            continue
+    raise StateConflict(f"state of {guarded.key} kept changing; gave up after {attempts} attempts")

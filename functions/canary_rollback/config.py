@@ -1,0 +1,123 @@
+"""Settings read once from the environment at cold start (SPEC section 2).
+
+A frozen value validated in one place: no silent defaults sprinkled through the code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from canary_rollback.errors import ConfigError
+from canary_rollback.probe_spec import ProbeSpec, parse_probes_json
+
+MetricsSink = Literal["emf", "cloudwatch"]
+
+_TRUE = frozenset({"true", "1", "yes"})
+_FALSE = frozenset({"false", "0", "no", ""})
+_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class GuardedService:
+    """The one ECS service a stack guards."""
+
+    cluster: str
+    service: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.cluster}/{self.service}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    probes: tuple[ProbeSpec, ...] | None
+    probes_parameter: str | None
+    metrics_sink: MetricsSink
+    namespace: str
+    service_name: str
+    guarded: GuardedService | None
+    state_table: str | None
+    known_good_after: int
+    rollback_cooldown_seconds: int
+    dry_run: bool
+    notify_topic_arn: str | None
+
+    @property
+    def tracks_known_good(self) -> bool:
+        return self.guarded is not None and self.state_table is not None
+
+
+def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settings:
+    """Validate the environment. `need_probes=False` for the rollback function, which never probes."""
+    probes_json = env.get("PROBES", "").strip()
+    probes_parameter = env.get("PROBES_PARAMETER", "").strip() or None
+    probes = parse_probes_json(probes_json, "PROBES") if probes_json else None
+    if need_probes and probes is None and probes_parameter is None:
+        raise ConfigError("PROBES: set PROBES (a JSON array of probe specs) or PROBES_PARAMETER (an SSM name)")
+
+    sink = env.get("METRICS_SINK", "emf").strip().lower() or "emf"
+    if sink not in ("emf", "cloudwatch"):
+        raise ConfigError(f"METRICS_SINK: must be 'emf' or 'cloudwatch', got {sink!r}")
+
+    cluster = env.get("CLUSTER_NAME", "").strip()
+    service = env.get("SERVICE_NAME", "").strip()
+    if bool(cluster) != bool(service):
+        raise ConfigError("CLUSTER_NAME and SERVICE_NAME: set both (the guarded ECS service) or neither")
+    guarded = GuardedService(cluster, service) if cluster else None
+    state_table = env.get("STATE_TABLE", "").strip() or None
+
+    topic = env.get("NOTIFY_TOPIC_ARN", "").strip() or None
+    if topic is not None and not _ARN.fullmatch(topic):
+        raise ConfigError(f"NOTIFY_TOPIC_ARN: not an SNS topic ARN: {topic!r}")
+
+    return Settings(
+        probes=probes,
+        probes_parameter=probes_parameter,
+        metrics_sink=sink,  # type: ignore[arg-type]  # narrowed by the check above
+        namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", "").strip() or "CanaryRollback",
+        service_name=env.get("POWERTOOLS_SERVICE_NAME", "").strip() or "canary-rollback",
+        guarded=guarded,
+        state_table=state_table,
+        known_good_after=_int(env, "KNOWN_GOOD_AFTER", 3, minimum=1),
+        rollback_cooldown_seconds=_int(env, "ROLLBACK_COOLDOWN_SECONDS", 900, minimum=0),
+        dry_run=_bool(env, "DRY_RUN", False),
+        notify_topic_arn=topic,
+    )
+
+
+def require_rollback_settings(settings: Settings) -> tuple[GuardedService, str]:
+    """The rollback function cannot do anything safe without knowing what it guards and where state lives."""
+    if settings.guarded is None:
+        raise ConfigError("CLUSTER_NAME and SERVICE_NAME: required by the rollback function")
+    if settings.state_table is None:
+        raise ConfigError("STATE_TABLE: required by the rollback function")
+    return settings.guarded, settings.state_table
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: must be an integer, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name}: must be 'true' or 'false', got {raw!r}")

@@ -1,0 +1,27 @@
+"""Typed errors, so callers branch on type and never on message text."""
+
+from __future__ import annotations
+
+
+class CanaryRollbackError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class ConfigError(CanaryRollbackError):
+    """The function's configuration (environment, probe specs) is unusable."""
+
+
+class StateConflict(CanaryRollbackError):
+    """A conditional write lost a race: someone else changed the state first."""
+
+
+class StateStoreError(CanaryRollbackError):
+    """The state table could not be read or written (missing table, access denied...)."""
+
+
+class EcsError(CanaryRollbackError):
+    """An ECS call failed in a way the caller should report (service missing, access denied...)."""
+
+
+class SecretUnavailable(CanaryRollbackError):
+    """A probe's auth secret could not be read. Never carries the secret value."""

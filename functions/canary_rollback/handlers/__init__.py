@@ -1,0 +1,1 @@
+"""Lambda entry points: the template's Handler values are canary_rollback.handlers.{probe,rollback}.handler."""

@@ -1,0 +1,85 @@
+"""Metric names, units and dimension sets (SPEC section 4), and the EMF sink.
+
+The domain builds `MetricDatum`s; a sink publishes them. Both sinks publish exactly the same names and
+dimension sets, because the template's alarms must watch exactly what is emitted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from canary_rollback.models import ProbeResult
+
+Unit = Literal["Count", "Milliseconds", "Seconds"]
+
+SERVICE_DIMENSION = "service"  # the dimension powertools adds from POWERTOOLS_SERVICE_NAME
+PROBE_DIMENSION = "Probe"
+
+
+@dataclass(frozen=True)
+class MetricDatum:
+    name: str
+    unit: Unit
+    value: float
+    dimensions: tuple[tuple[str, str], ...]
+    timestamp: datetime
+
+
+class MetricsSink(Protocol):
+    def publish(self, data: Sequence[MetricDatum]) -> None: ...
+
+
+def probe_run_metrics(results: Sequence[ProbeResult], service_name: str, at: datetime) -> list[MetricDatum]:
+    data: list[MetricDatum] = []
+    for result in results:
+        dims = ((SERVICE_DIMENSION, service_name), (PROBE_DIMENSION, result.name))
+        data.append(MetricDatum("ProbeSuccess", "Count", 1 if result.ok else 0, dims, at))
+        if result.latency_ms is not None:
+            data.append(MetricDatum("ProbeLatency", "Milliseconds", result.latency_ms, dims, at))
+        data.append(MetricDatum("ProbeNotFound", "Count", 1 if result.status == 404 else 0, dims, at))
+    aggregate = ((SERVICE_DIMENSION, service_name),)
+    failures = sum(1 for r in results if r.target_failure)
+    errors = sum(1 for r in results if r.reason == "error")
+    data.append(MetricDatum("ProbeFailures", "Count", failures, aggregate, at))
+    data.append(MetricDatum("ProbeErrors", "Count", errors, aggregate, at))
+    return data
+
+
+def service_metric(name: str, unit: Unit, value: float, service_name: str, at: datetime) -> MetricDatum:
+    """An aggregate metric of the guarded service: Rollbacks, RecoverySeconds."""
+    return MetricDatum(name, unit, value, ((SERVICE_DIMENSION, service_name),), at)
+
+
+def group_by_dimensions(
+    data: Iterable[MetricDatum],
+) -> dict[tuple[tuple[str, str], ...], list[MetricDatum]]:
+    groups: dict[tuple[tuple[str, str], ...], list[MetricDatum]] = {}
+    for datum in data:
+        groups.setdefault(datum.dimensions, []).append(datum)
+    return groups
+
+
+class EmfSink:
+    """CloudWatch Embedded Metric Format on stdout through powertools: free of API calls inside Lambda.
+
+    EMF gives one dimension set per log line, so each probe's metrics go out as one line of their own.
+    """
+
+    def __init__(self, namespace: str, service_name: str) -> None:
+        self._namespace = namespace
+        self._service_name = service_name
+
+    def publish(self, data: Sequence[MetricDatum]) -> None:
+        from aws_lambda_powertools.metrics import EphemeralMetrics
+
+        for dimensions, group in group_by_dimensions(data).items():
+            blob = EphemeralMetrics(namespace=self._namespace, service=self._service_name)
+            for name, value in dimensions:
+                blob.add_dimension(name=name, value=value)
+            for datum in group:
+                blob.add_metric(name=datum.name, unit=datum.unit, value=datum.value)
+            blob.set_timestamp(group[0].timestamp)
+            blob.flush_metrics()

@@ -1,0 +1,145 @@
+"""The values that flow between probing, tracking and rollback. Plain data: no AWS, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+FailureReason = Literal["status", "body", "latency", "timeout", "connection", "tls", "error"]
+TARGET_REASONS: frozenset[str] = frozenset({"status", "body", "latency", "timeout", "connection", "tls"})
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    name: str
+    ok: bool
+    status: int | None
+    latency_ms: float | None
+    reason: FailureReason | None
+    detail: str | None = None  # a short human hint; never contains a secret
+
+    @property
+    def target_failure(self) -> bool:
+        """Failed for a reason that is the target's fault (an `error` is ours, never the target's)."""
+        return not self.ok and self.reason in TARGET_REASONS
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "ok": self.ok,
+            "status": self.status,
+            "latency_ms": self.latency_ms,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True)
+class Deployment:
+    status: str  # PRIMARY | ACTIVE | INACTIVE
+    task_definition_arn: str
+    rollout_state: str | None  # COMPLETED | IN_PROGRESS | FAILED
+    running_count: int
+    desired_count: int
+
+
+@dataclass(frozen=True)
+class ServiceObservation:
+    """What DescribeServices said about the guarded service, task definitions normalised to ARNs."""
+
+    service_arn: str
+    task_definition_arn: str
+    desired_count: int
+    running_count: int
+    deployments: tuple[Deployment, ...]
+
+    @property
+    def steady(self) -> bool:
+        """SPEC 4: exactly one deployment, PRIMARY, on the service's task definition, COMPLETED, all running."""
+        if len(self.deployments) != 1:
+            return False
+        only = self.deployments[0]
+        return (
+            only.status == "PRIMARY"
+            and only.task_definition_arn == self.task_definition_arn
+            and only.rollout_state == "COMPLETED"
+            and self.running_count == self.desired_count
+            and only.running_count == only.desired_count
+        )
+
+
+@dataclass(frozen=True)
+class KnownGood:
+    arn: str
+    since: datetime
+    reason: str
+    copied_from: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    arn: str
+    streak: int
+    since: datetime
+
+
+RollbackStatus = Literal["pending", "done", "failed"]
+RecoveryOutcome = Literal["recovered", "not_recovered"]
+
+
+@dataclass(frozen=True)
+class RollbackRecord:
+    rollback_id: str
+    at: datetime
+    alarm: str
+    from_arn: str
+    to_arn: str
+    status: RollbackStatus
+    outcome: RecoveryOutcome | None = None
+    recovered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    """The stored state of one guarded service. `version` drives optimistic (conditional) writes."""
+
+    known_good: KnownGood | None = None
+    candidate: Candidate | None = None
+    last_rollback: RollbackRecord | None = None
+    last_run_at: datetime | None = None
+    last_run_ok: bool | None = None
+    version: int = 0
+
+
+AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+
+
+@dataclass(frozen=True)
+class AlarmSignal:
+    """One alarm state change, whichever way it was delivered."""
+
+    alarm_name: str
+    state: str
+    previous_state: str | None
+    reason: str
+    changed_at: str  # the alarm's own state timestamp, as delivered; part of the idempotency key
+    delivery: Literal["eventbridge", "lambda-action", "sns"]
+    alarm_arn: str | None = None
+
+    def idempotency_payload(self) -> dict[str, str]:
+        return {"alarm": self.alarm_name, "state": self.state, "changed_at": self.changed_at}
+
+
+Action = Literal["rolled_back", "dry_run", "ignored", "no_known_good", "already_known_good", "in_progress", "cooldown"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str
+    current: str | None
+    target: str | None
+    # Set when the known-good was deregistered: ECS refuses INACTIVE revisions, so a copy must be registered.
+    needs_copy: bool = False
+    notify: bool = False
+    details: dict[str, str] = field(default_factory=dict)

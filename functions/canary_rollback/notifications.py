@@ -1,0 +1,95 @@
+"""What a person reads in the SNS message: enough to act on without opening a console."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from canary_rollback.config import GuardedService
+from canary_rollback.models import AlarmSignal, Decision
+from canary_rollback.tracking import RecoveryEvent
+
+_SUBJECT_LIMIT = 100  # SNS rejects longer subjects
+
+
+@dataclass(frozen=True)
+class Notification:
+    subject: str
+    body: str
+
+
+def revision_label(arn: str | None) -> str:
+    """`...:task-definition/hokusai-api-development:31` -> `hokusai-api-development:31`."""
+    if arn is None:
+        return "none"
+    return arn.rsplit("/", 1)[-1]
+
+
+def update_service_command(guarded: GuardedService, target_arn: str) -> str:
+    return (
+        f"aws ecs update-service --cluster {guarded.cluster} --service {guarded.service} "
+        f"--task-definition {revision_label(target_arn)}"
+    )
+
+
+def decision_notification(guarded: GuardedService, alarm: AlarmSignal | None, decision: Decision) -> Notification:
+    headline = {
+        "rolled_back": f"rolled back to {revision_label(decision.target)}",
+        "dry_run": f"would roll back to {revision_label(decision.target)} (dry run)",
+        "no_known_good": "ALARM but no known-good revision: not rolled back",
+        "already_known_good": "ALARM on the known-good itself: not a deployment fault",
+        "cooldown": "ALARM during rollback cooldown: not rolled back",
+        "in_progress": "rollback already in progress",
+        "ignored": "alarm event ignored",
+    }[decision.action]
+    subject = _subject(f"[canary-rollback] {guarded.service}: {headline}")
+    lines = [
+        f"Service:  {guarded.cluster}/{guarded.service}",
+        f"Alarm:    {alarm.alarm_name if alarm else 'n/a'} ({alarm.state if alarm else 'n/a'})",
+        f"Action:   {decision.action}",
+        f"From:     {revision_label(decision.current)}  ({decision.current or 'n/a'})",
+        f"To:       {revision_label(decision.target)}  ({decision.target or 'n/a'})",
+        f"Reason:   {decision.reason}",
+    ]
+    if alarm is not None and alarm.reason:
+        lines.append(f"Alarm reason: {alarm.reason}")
+    if decision.action == "rolled_back" and decision.target:
+        lines += [
+            "",
+            "Equivalent command (already executed):",
+            "  " + update_service_command(guarded, decision.target),
+        ]
+    elif decision.action in ("dry_run", "cooldown") and decision.target:
+        lines += ["", "To roll back by hand:", "  " + update_service_command(guarded, decision.target)]
+    elif decision.action == "no_known_good":
+        lines += [
+            "",
+            "No revision has passed the probes on a steady service yet. Pick a revision you trust and run:",
+            f"  aws ecs update-service --cluster {guarded.cluster} --service {guarded.service} "
+            "--task-definition FAMILY:REVISION",
+            "or record one with: canary-rollback mark-known-good ARN",
+        ]
+    return Notification(subject, "\n".join(lines))
+
+
+def recovery_notification(guarded: GuardedService, event: RecoveryEvent) -> Notification:
+    target = revision_label(event.rollback.to_arn)
+    if event.outcome == "recovered":
+        subject = _subject(f"[canary-rollback] {guarded.service}: recovered on {target}")
+        summary = f"All probes pass on {target}, {event.seconds} s after the rollback decision."
+    else:
+        subject = _subject(f"[canary-rollback] {guarded.service}: rollback to {target} did NOT recover")
+        summary = f"The service is steady on {target} but probes still fail: the fault is not the deployment's."
+    body = "\n".join(
+        [
+            f"Service:  {guarded.cluster}/{guarded.service}",
+            f"Rollback: {event.rollback.rollback_id} (alarm {event.rollback.alarm})",
+            f"From:     {revision_label(event.rollback.from_arn)}",
+            f"To:       {target}",
+            summary,
+        ]
+    )
+    return Notification(subject, body)
+
+
+def _subject(text: str) -> str:
+    return text if len(text) <= _SUBJECT_LIMIT else text[: _SUBJECT_LIMIT - 3] + "..."

@@ -1,0 +1,142 @@
+"""Probe every endpoint of a run concurrently over one pooled HTTP session.
+
+An endpoint failure is a result, never an exception: the caller always gets one result per probe.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
+from urllib3.util.retry import Retry
+
+from canary_rollback.errors import SecretUnavailable
+from canary_rollback.models import FailureReason, ProbeResult
+from canary_rollback.probe_spec import ProbeSpec
+
+SecretResolver = Callable[[str], str]
+
+# Enough of a body to find a marker in; a probe must not buffer a multi-megabyte page at 128 MB.
+MAX_BODY_BYTES = 64 * 1024
+USER_AGENT = "canary-rollback-probe/1"
+
+
+def build_session(pool_size: int) -> requests.Session:
+    """One session per container: keep-alive connections survive between scheduled runs.
+
+    Retries are off on purpose: a retried request would hide exactly the flakiness a canary exists to see.
+    """
+    session = requests.Session()
+    adapter = HTTPAdapter(
+        pool_connections=max(pool_size, 1),
+        pool_maxsize=max(pool_size, 1),
+        max_retries=Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False),
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def run_probes(
+    specs: Sequence[ProbeSpec],
+    session: requests.Session,
+    resolve_secret: SecretResolver,
+) -> list[ProbeResult]:
+    """All probes at once, results in spec order."""
+    if len(specs) == 1:
+        return [probe_once(specs[0], session, resolve_secret)]
+    with ThreadPoolExecutor(max_workers=len(specs), thread_name_prefix="probe") as pool:
+        return list(pool.map(lambda spec: probe_once(spec, session, resolve_secret), specs))
+
+
+def probe_once(spec: ProbeSpec, session: requests.Session, resolve_secret: SecretResolver) -> ProbeResult:
+    try:
+        headers = request_headers(spec, resolve_secret)
+    except SecretUnavailable as exc:
+        return ProbeResult(spec.name, False, None, None, "error", str(exc))
+
+    timeout_s = spec.timeout_ms / 1000
+    started = time.perf_counter()
+    try:
+        with session.request(
+            spec.method,
+            spec.url,
+            headers=headers,
+            data=spec.body.encode() if spec.body is not None else None,
+            timeout=(timeout_s, timeout_s),
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            body = _read_capped(response, started, timeout_s)
+            latency_ms = round((time.perf_counter() - started) * 1000, 1)
+            status = response.status_code
+    except _BodyDeadline:
+        return ProbeResult(spec.name, False, None, None, "timeout", f"body not received within {spec.timeout_ms} ms")
+    except requests.exceptions.RequestException as exc:
+        return _failure_from_exception(spec, exc)
+
+    if status not in spec.expect_status:
+        return ProbeResult(spec.name, False, status, latency_ms, "status", f"expected {list(spec.expect_status)}")
+    if spec.body_contains is not None and spec.body_contains not in body.decode("utf-8", "replace"):
+        return ProbeResult(spec.name, False, status, latency_ms, "body", "expected text not in body")
+    if spec.max_latency_ms is not None and latency_ms > spec.max_latency_ms:
+        return ProbeResult(spec.name, False, status, latency_ms, "latency", f"over {spec.max_latency_ms} ms")
+    return ProbeResult(spec.name, True, status, latency_ms, None)
+
+
+def request_headers(spec: ProbeSpec, resolve_secret: SecretResolver) -> dict[str, str]:
+    headers = dict(spec.headers)
+    if spec.body_is_json and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+    if spec.auth_secret is not None:
+        secret = resolve_secret(spec.auth_secret)
+        if spec.auth_scheme == "Basic":
+            if ":" not in secret:
+                raise SecretUnavailable(f"auth_secret {spec.auth_secret!r} does not hold 'user:password'")
+            headers["Authorization"] = "Basic " + base64.b64encode(secret.encode()).decode()
+        else:
+            headers["Authorization"] = f"Bearer {secret}"
+    return headers
+
+
+class _BodyDeadline(Exception):
+    """The whole response did not arrive within the probe's timeout (a slow drip, not a silent socket)."""
+
+
+def _read_capped(response: requests.Response, started: float, timeout_s: float) -> bytes:
+    """requests' read timeout is per socket read; a canary needs a deadline for the whole answer."""
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=8192):
+        chunks.append(chunk)
+        size += len(chunk)
+        if time.perf_counter() - started > timeout_s:
+            raise _BodyDeadline
+        if size >= MAX_BODY_BYTES:
+            break
+    return b"".join(chunks)[:MAX_BODY_BYTES]
+
+
+def _failure_from_exception(spec: ProbeSpec, exc: requests.exceptions.RequestException) -> ProbeResult:
+    reason: FailureReason
+    # Order matters: ConnectTimeout is also a ConnectionError, SSLError is also a ConnectionError.
+    if isinstance(exc, requests.exceptions.Timeout) or _is_body_read_timeout(exc):
+        reason = "timeout"
+    elif isinstance(exc, requests.exceptions.SSLError):
+        reason = "tls"
+    else:
+        reason = "connection"
+    return ProbeResult(spec.name, False, None, None, reason, type(exc).__name__)
+
+
+def _is_body_read_timeout(exc: requests.exceptions.RequestException) -> bool:
+    """requests reports a read timeout while streaming the body as a ConnectionError wrapping urllib3's."""
+    return isinstance(exc, requests.exceptions.ConnectionError) and any(
+        isinstance(arg, ReadTimeoutError) for arg in exc.args
+    )
