@@ -21,7 +21,7 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m canary_rollback.demo --scenario $(SCENARIO)
+	$(BIN)/python -m demo --scenario $(SCENARIO)
 
 test: $(VENV)/.installed $(SAM_VENV)/.installed lint typecheck
 	SAM_CLI=$(abspath $(SAM_VENV))/bin/sam $(BIN)/python -m pytest -q

@@ -91,6 +91,7 @@ def decide_rollback(
             current,
             target,
             needs_copy=not known_good_active,
+            notify=True,
         )
     return Decision(
         "rolled_back",

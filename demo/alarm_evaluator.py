@@ -1,0 +1,132 @@
+"""LOCAL STAND-IN for CloudWatch alarm evaluation (moto stores alarms but never evaluates them).
+
+Follows CloudWatch's documented semantics for a single-metric alarm: look at the last EvaluationPeriods
+periods ending at `now`; a period with a datapoint is breaching or not by ComparisonOperator/Threshold on
+the alarm's Statistic; a period with no datapoint follows TreatMissingData (missing/ignore: not counted,
+breaching: counts as breaching, notBreaching: counts as good). ALARM when at least DatapointsToAlarm
+periods breach; OK when enough periods are known and fewer breach; INSUFFICIENT_DATA when nothing is known.
+It is deliberately small: no anomaly detection, no metric math, no extended statistics.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+_COMPARE = {
+    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
+    "GreaterThanThreshold": lambda v, t: v > t,
+    "LessThanThreshold": lambda v, t: v < t,
+    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    state: str
+    reason: str
+    breaching: int
+    evaluated: int
+    values: tuple[float | None, ...]
+
+
+def evaluate_alarm(alarm: dict[str, Any], cloudwatch: Any, now: datetime) -> Evaluation:
+    """`alarm` as DescribeAlarms returns it; datapoints read back from (moto's) CloudWatch."""
+    period = int(alarm["Period"])
+    periods = int(alarm["EvaluationPeriods"])
+    needed = int(alarm.get("DatapointsToAlarm") or periods)
+    statistic = alarm["Statistic"]
+    end = now.replace(second=0, microsecond=0)
+    start = end - timedelta(seconds=period * periods)
+    response = cloudwatch.get_metric_statistics(
+        Namespace=alarm["Namespace"],
+        MetricName=alarm["MetricName"],
+        Dimensions=alarm.get("Dimensions", []),
+        StartTime=start,
+        EndTime=end,
+        Period=period,
+        Statistics=[statistic],
+    )
+    by_bucket: dict[int, float] = {}
+    for point in response["Datapoints"]:
+        bucket = int((point["Timestamp"] - start).total_seconds() // period)
+        by_bucket[bucket] = float(point[statistic])
+    values = tuple(by_bucket.get(i) for i in range(periods))
+
+    compare = _COMPARE[alarm["ComparisonOperator"]]
+    threshold = float(alarm["Threshold"])
+    missing = alarm.get("TreatMissingData", "missing")
+    breaching = evaluated = 0
+    for value in values:
+        if value is None:
+            if missing == "breaching":
+                breaching += 1
+                evaluated += 1
+            elif missing == "notBreaching":
+                evaluated += 1
+            continue
+        evaluated += 1
+        if compare(value, threshold):
+            breaching += 1
+
+    shown = ", ".join("missing" if v is None else f"{v:g}" for v in values)
+    if breaching >= needed:
+        return Evaluation(
+            "ALARM",
+            f"Threshold Crossed: {breaching} of the last {periods} datapoints [{shown}] were "
+            f"{alarm['ComparisonOperator']} {threshold:g} (minimum {needed} datapoints for OK -> ALARM)",
+            breaching,
+            evaluated,
+            values,
+        )
+    if evaluated == 0:
+        return Evaluation("INSUFFICIENT_DATA", f"no datapoints [{shown}]", 0, 0, values)
+    return Evaluation("OK", f"{breaching} of {periods} datapoints [{shown}] breaching", breaching, evaluated, values)
+
+
+def state_change_event(
+    alarm: dict[str, Any], evaluation: Evaluation, previous_state: str, now: datetime, region: str, account: str
+) -> dict[str, Any]:
+    """The EventBridge "CloudWatch Alarm State Change" event CloudWatch would emit for this transition."""
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}+0000"
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "CloudWatch Alarm State Change",
+        "source": "aws.cloudwatch",
+        "account": account,
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [alarm["AlarmArn"]],
+        "detail": {
+            "alarmName": alarm["AlarmName"],
+            "state": {
+                "value": evaluation.state,
+                "reason": evaluation.reason,
+                "reasonData": json.dumps({"version": "1.0", "evaluatedDatapoints": len(evaluation.values)}),
+                "timestamp": stamp,
+            },
+            "previousState": {"value": previous_state, "reason": "", "timestamp": stamp},
+            "configuration": {
+                "description": alarm.get("AlarmDescription", ""),
+                "metrics": [
+                    {
+                        "id": "m1",
+                        "metricStat": {
+                            "metric": {
+                                "namespace": alarm["Namespace"],
+                                "name": alarm["MetricName"],
+                                "dimensions": {d["Name"]: d["Value"] for d in alarm.get("Dimensions", [])},
+                            },
+                            "period": alarm["Period"],
+                            "stat": alarm["Statistic"],
+                        },
+                        "returnData": True,
+                    }
+                ],
+            },
+        },
+    }

@@ -1,0 +1,210 @@
+"""The incident rehearsed, and its variants. Each scenario returns whether the loop closed as it should."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from demo.world import CLUSTER, SERVICE, IncidentWorld, TimelineEntry
+
+SCENARIOS = ("incident", "no-known-good", "dry-run", "not-a-deployment")
+MAX_MINUTES_AFTER_FAULT = 15
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    ok: bool
+    verdict: str
+    timeline: list[TimelineEntry]
+    summary: dict[str, Any] = field(default_factory=dict)
+    notifications: list[dict[str, str]] = field(default_factory=list)
+
+
+def run_scenario(name: str, world: IncidentWorld) -> ScenarioResult:
+    if name not in SCENARIOS:
+        raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
+    start = world.clock()
+    if name == "no-known-good":
+        world.at(start + timedelta(minutes=38))  # the stack is deployed only now: nothing was ever seen healthy
+        world.record("Stack deployed just now", f"{CLUSTER}/{SERVICE} on {world.label(world.current_revision())}")
+    else:
+        world.record("Stack deployed", f"{CLUSTER}/{SERVICE} running {world.label(world.current_revision())}")
+        _healthy_period(world, minutes=5)
+        _failed_rollout(world, 32, start + timedelta(minutes=24))
+        _failed_rollout(world, 33, start + timedelta(minutes=30))
+        _run_until(world, start + timedelta(minutes=38))
+    if name == "not-a-deployment":
+        world.route_broken_everywhere = True
+        world.sync_routes()
+        world.record("ALB rule change breaks the MLflow route", "no deployment: the known-good :31 itself answers 404")
+    else:
+        world.broken_route_revisions.add(world.revisions[34])
+        world.deploy(34)
+        world.record("Deploy :34 (routing change)", f"UpdateService -> {world.label(world.current_revision())}")
+        _probe_and_note(world)
+        world.minute()
+        outcome = world.advance_rollout()
+        world.record(f"Rollout of :34 {outcome}", "ECS health checks green, circuit breaker quiet; /api/mlflow -> 404")
+    fault_at = world.clock()
+    _probe_and_note(world)
+
+    decision = _watch(world, fault_at)
+    return _verdict(name, world, fault_at, decision)
+
+
+def _healthy_period(world: IncidentWorld, minutes: int) -> None:
+    for _ in range(minutes):
+        world.minute()
+        _probe_and_note(world)
+
+
+def _failed_rollout(world: IncidentWorld, revision: int, at: datetime) -> None:
+    _run_until(world, at)
+    world.simulator.mark_unstartable(world.revisions[revision])
+    world.deploy(revision)
+    world.record(f"Deploy :{revision}", "UpdateService; new tasks crash on start")
+    _probe_and_note(world)
+    world.minute()
+    outcome = world.advance_rollout()
+    world.record(
+        f"Rollout of :{revision} {outcome}",
+        f"circuit breaker rolled back to {world.label(world.current_revision())}; never steady, never known-good",
+    )
+
+
+def _run_until(world: IncidentWorld, moment: datetime) -> None:
+    """Scheduled probe runs every minute until `moment` (quiet unless something changes)."""
+    while world.clock() + timedelta(minutes=1) <= moment:
+        world.minute()
+        _probe_and_note(world)
+    world.at(moment)
+
+
+def _probe_and_note(world: IncidentWorld) -> dict[str, Any]:
+    report = world.probe_run()
+    tracking = report.get("known_good") or {}
+    failed = [f"{p['name']} {p['status'] or p['reason']}" for p in report["probes"] if not p["ok"]]
+    previous = world.probe_reports[-2][1] if len(world.probe_reports) > 1 else None
+    if tracking.get("promoted"):
+        world.record(
+            f"{world.label(tracking['arn'])} promoted to known-good",
+            f"{tracking['streak']} consecutive all-pass runs on a steady service",
+        )
+    elif failed and (previous is None or previous["ok"] or len(world.probe_reports) % 5 == 0):
+        world.record("Probe run FAILED", ", ".join(failed))
+    elif not failed and previous is not None and not previous["ok"]:
+        world.record("Probe run passed", ", ".join(f"{p['name']} {p['status']}" for p in report["probes"]))
+    return report
+
+
+def _watch(world: IncidentWorld, fault_at: datetime) -> dict[str, Any] | None:
+    """Minute by minute after the fault: evaluate the alarm, deliver it, advance ECS, probe."""
+    decision: dict[str, Any] | None = None
+    recovered = False
+    for _ in range(MAX_MINUTES_AFTER_FAULT):
+        world.minute()
+        outcome = world.advance_rollout()  # deployments started in an earlier minute progress first
+        if outcome != "steady":
+            world.record(f"Rollout {outcome}", f"service on {world.label(world.current_revision())}")
+        evaluation, response = world.evaluate_rollback_alarm()
+        if response is not None:
+            world.record(f"Alarm -> {evaluation.state}", evaluation.reason)
+            world.record(
+                f"Rollback decision: {response['action']}",
+                f"{world.label(response['current'])} -> {world.label(response['target'])}: {response['reason']}",
+            )
+            decision = decision or response
+        report = _probe_and_note(world)
+        tracking = report.get("known_good") or {}
+        if decision is not None and decision["action"] == "rolled_back" and report["ok"] and tracking.get("steady"):
+            recovered = True
+        if decision is not None and (decision["action"] != "rolled_back" or recovered):
+            break
+    return decision
+
+
+def _verdict(name: str, world: IncidentWorld, fault_at: datetime, decision: dict[str, Any] | None) -> ScenarioResult:
+    notifications = world.stack.notifications()
+    current = world.current_revision()
+    summary: dict[str, Any] = {"scenario": name, "service now on": world.label(current)}
+    if decision is None:
+        return ScenarioResult(name, False, "the alarm never reached a decision", world.timeline, summary, notifications)
+
+    alarm_entry = next((e for e in world.timeline if e.event.startswith("Alarm -> ALARM")), None)
+    if alarm_entry is not None:
+        summary["detection"] = f"{int((alarm_entry.at - fault_at).total_seconds())} s after the fault"
+    summary["decision"] = decision["action"]
+    summary["from"] = world.label(decision["current"])
+    summary["target"] = world.label(decision["target"])
+    recovery = _recovery_seconds(world)
+    if recovery is not None:
+        summary["recovery"] = f"{recovery:g} s from decision to first all-pass run on the steady target"
+    summary["notified"] = [n["subject"] for n in notifications]
+
+    expected = {
+        "incident": "rolled_back",
+        "no-known-good": "no_known_good",
+        "dry-run": "dry_run",
+        "not-a-deployment": "already_known_good",
+    }[name]
+    if decision["action"] != expected:
+        return _result(name, False, f"expected {expected}, decided {decision['action']}", world, summary, notifications)
+    if name == "incident":
+        if current != world.revisions[31]:
+            return _result(name, False, f"service on {world.label(current)}, not :31", world, summary, notifications)
+        if recovery is None:
+            return _result(name, False, "rolled back but recovery was never recorded", world, summary, notifications)
+        return _result(name, True, "rolled back :34 -> :31 and recovered", world, summary, notifications)
+    if world.simulator.update_calls and any(call[1] != f"{world.revisions[34]}" for call in _our_updates(world)):
+        return _result(name, False, "UpdateService was called by the rollback", world, summary, notifications)
+    return _result(name, True, f"safe decision: {expected}", world, summary, notifications)
+
+
+def _our_updates(world: IncidentWorld) -> list[tuple[str, str]]:
+    """UpdateService calls other than the pipeline's own deploys of :32, :33, :34."""
+    pipeline = {world.revisions[r] for r in (32, 33, 34)}
+    return [call for call in world.simulator.update_calls if call[1] not in pipeline]
+
+
+def _recovery_seconds(world: IncidentWorld) -> float | None:
+    import boto3
+
+    response = boto3.client("cloudwatch").get_metric_statistics(
+        Namespace=world.stack.function_env["POWERTOOLS_METRICS_NAMESPACE"],
+        MetricName="RecoverySeconds",
+        Dimensions=[{"Name": "service", "Value": world.stack.function_env["POWERTOOLS_SERVICE_NAME"]}],
+        StartTime=world.timeline[0].at - timedelta(hours=1),
+        EndTime=world.clock() + timedelta(hours=1),
+        Period=3600 * 3,
+        Statistics=["Maximum"],
+    )
+    points = response["Datapoints"]
+    return float(points[0]["Maximum"]) if points else None
+
+
+def _result(
+    name: str,
+    ok: bool,
+    verdict: str,
+    world: IncidentWorld,
+    summary: dict[str, Any],
+    notifications: list[dict[str, str]],
+) -> ScenarioResult:
+    return ScenarioResult(name, ok, verdict, world.timeline, summary, notifications)
+
+
+def format_report(result: ScenarioResult, printer: Callable[[str], None] = print) -> None:
+    printer("")
+    printer("Summary")
+    for key, value in result.summary.items():
+        if isinstance(value, list):
+            printer(f"  {key + ':':<16}")
+            for item in value or ["(nothing)"]:
+                printer(f"    - {item}")
+        else:
+            printer(f"  {key + ':':<16} {value}")
+    printer("")
+    printer(("LOOP CLOSED: " if result.ok else "LOOP NOT CLOSED: ") + result.verdict)
