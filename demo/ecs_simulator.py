@@ -96,7 +96,7 @@ class EcsRolloutSimulator:
                     primary.update(rolloutState="FAILED", rolloutStateReason="tasks failed to start")
                     return "failed"
                 # Circuit breaker with rollback: back to the previous revision, the failed deployment gone.
-                service.task_definition = previous["taskDefinition"]
+                service.task_definition = str(previous["taskDefinition"])
                 service.deployments = [dict(previous, status="PRIMARY", rolloutState="COMPLETED", updatedAt=utcnow())]
                 service.running_count = service.desired_count
                 return "failed"
@@ -116,7 +116,7 @@ class EcsRolloutSimulator:
         """A service just created by moto is stuck IN_PROGRESS with nothing running; make it steady."""
         with self._lock:
             service = self.backend._get_service(cluster, service_name)
-            service.task_definition = self._arn(service.task_definition)
+            service.task_definition = self._arn(str(service.task_definition))
             for deployment in service.deployments:
                 deployment["taskDefinition"] = service.task_definition
             primary = service.deployments[0]

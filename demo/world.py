@@ -180,7 +180,7 @@ class IncidentWorld:
             "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/canary-rollback-ProbeSchedule"],
             "detail": {},
         }
-        report = probe_handler.handler(event, FakeLambdaContext("ProbeFunction"))
+        report: dict[str, Any] = probe_handler.handler(event, FakeLambdaContext("ProbeFunction"))
         self.probe_reports.append((self.clock(), report))
         return report
 
@@ -188,12 +188,16 @@ class IncidentWorld:
         """Evaluate the template's rollback alarm; on a state change, deliver it as EventBridge would."""
         cloudwatch = boto3.client("cloudwatch")
         name = self.stack.alarm_names["RollbackAlarm"]
-        alarm = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+        alarm: dict[str, Any] = dict(cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0])
         evaluation = evaluate_alarm(alarm, cloudwatch, self.clock())
         if evaluation.state == self.alarm_state:
             return evaluation, None
         previous, self.alarm_state = self.alarm_state, evaluation.state
-        cloudwatch.set_alarm_state(AlarmName=name, StateValue=evaluation.state, StateReason=evaluation.reason[:1000])
+        cloudwatch.set_alarm_state(
+            AlarmName=name,
+            StateValue=evaluation.state,  # type: ignore[arg-type]
+            StateReason=evaluation.reason[:1000],
+        )
         event = state_change_event(alarm, evaluation, previous, self.clock(), REGION, ACCOUNT)
         if not eventbridge_rule_matches(self.rule_pattern, event):
             return evaluation, None  # the rule only forwards ALARM
