@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from canary_rollback.config import GuardedService, load_settings, require_rollback_settings
+from canary_rollback.errors import ConfigError
+
+PROBES = json.dumps([{"name": "p", "url": "http://127.0.0.1:1/"}])
+
+
+def test_defaults_follow_the_spec() -> None:
+    settings = load_settings({"PROBES": PROBES})
+    assert settings.metrics_sink == "emf"
+    assert settings.namespace == "CanaryRollback"
+    assert settings.service_name == "canary-rollback"
+    assert settings.known_good_after == 3
+    assert settings.rollback_cooldown_seconds == 900
+    assert settings.dry_run is False
+    assert settings.guarded is None
+    assert not settings.tracks_known_good
+
+
+def test_full_configuration() -> None:
+    settings = load_settings(
+        {
+            "PROBES": PROBES,
+            "METRICS_SINK": "cloudwatch",
+            "CLUSTER_NAME": "hokusai-development",
+            "SERVICE_NAME": "hokusai-api",
+            "STATE_TABLE": "t",
+            "KNOWN_GOOD_AFTER": "5",
+            "ROLLBACK_COOLDOWN_SECONDS": "60",
+            "DRY_RUN": "TRUE",
+            "NOTIFY_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:topic",
+        }
+    )
+    assert settings.guarded == GuardedService("hokusai-development", "hokusai-api")
+    assert settings.tracks_known_good
+    assert (settings.known_good_after, settings.rollback_cooldown_seconds, settings.dry_run) == (5, 60, True)
+    assert require_rollback_settings(settings) == (settings.guarded, "t")
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({}, "PROBES: set PROBES"),
+        ({"PROBES": "not json"}, "PROBES: not valid JSON"),
+        ({"PROBES": PROBES, "METRICS_SINK": "statsd"}, "METRICS_SINK"),
+        ({"PROBES": PROBES, "CLUSTER_NAME": "c"}, "CLUSTER_NAME and SERVICE_NAME"),
+        ({"PROBES": PROBES, "KNOWN_GOOD_AFTER": "three"}, "KNOWN_GOOD_AFTER: must be an integer"),
+        ({"PROBES": PROBES, "KNOWN_GOOD_AFTER": "0"}, "KNOWN_GOOD_AFTER: must be at least 1"),
+        ({"PROBES": PROBES, "ROLLBACK_COOLDOWN_SECONDS": "-5"}, "ROLLBACK_COOLDOWN_SECONDS"),
+        ({"PROBES": PROBES, "DRY_RUN": "maybe"}, "DRY_RUN"),
+        ({"PROBES": PROBES, "NOTIFY_TOPIC_ARN": "my-topic"}, "NOTIFY_TOPIC_ARN"),
+    ],
+)
+def test_broken_configuration_fails_with_a_named_variable(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle):
+        load_settings(env)
+
+
+def test_rollback_function_needs_no_probes_but_a_service_and_table() -> None:
+    settings = load_settings({}, need_probes=False)
+    with pytest.raises(ConfigError, match="CLUSTER_NAME and SERVICE_NAME: required"):
+        require_rollback_settings(settings)
+    settings = load_settings({"CLUSTER_NAME": "c", "SERVICE_NAME": "s"}, need_probes=False)
+    with pytest.raises(ConfigError, match="STATE_TABLE: required"):
+        require_rollback_settings(settings)
+
+
+def test_probes_parameter_alone_is_enough() -> None:
+    settings = load_settings({"PROBES_PARAMETER": "/canary/probes"})
+    assert settings.probes is None
+    assert settings.probes_parameter == "/canary/probes"
