@@ -80,7 +80,7 @@ class LoopbackAlb:
     def __init__(self) -> None:
         self.routes = RouteTable()
         self._server = _AlbServer(self.routes)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     @property
     def url(self) -> str:

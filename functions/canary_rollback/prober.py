@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
@@ -35,7 +36,9 @@ def build_session(pool_size: int) -> requests.Session:
     adapter = HTTPAdapter(
         pool_connections=max(pool_size, 1),
         pool_maxsize=max(pool_size, 1),
-        max_retries=Retry(total=0, connect=0, read=0, redirect=0, status=0, raise_on_status=False),
+        # read=False re-raises urllib3's own ReadTimeoutError instead of wrapping it in MaxRetryError,
+        # which requests would report as a ConnectionError rather than a timeout.
+        max_retries=Retry(total=0, connect=0, read=False, redirect=0, status=0, raise_on_status=False),
     )
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -110,16 +113,31 @@ class _BodyDeadline(Exception):
 
 
 def _read_capped(response: requests.Response, started: float, timeout_s: float) -> bytes:
-    """requests' read timeout is per socket read; a canary needs a deadline for the whole answer."""
+    """requests' read timeout is per socket read; a canary needs a deadline for the whole answer.
+
+    `read1` returns whatever has arrived (iter_content would block until a full chunk or the whole
+    Content-Length came in), so a server dripping a byte at a time meets the deadline.
+    """
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(chunk_size=8192):
-        chunks.append(chunk)
-        size += len(chunk)
-        if time.perf_counter() - started > timeout_s:
-            raise _BodyDeadline
-        if size >= MAX_BODY_BYTES:
-            break
+    raw = response.raw
+    try:
+        while size < MAX_BODY_BYTES:
+            if time.perf_counter() - started > timeout_s:
+                raise _BodyDeadline
+            chunk = raw.read1(8192, decode_content=True)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except ReadTimeoutError:
+        raise _BodyDeadline from None
+    except urllib3.exceptions.SSLError as exc:
+        raise requests.exceptions.SSLError(exc) from None
+    except urllib3.exceptions.HTTPError as exc:  # ProtocolError, DecodeError...: the answer broke off
+        raise requests.exceptions.ConnectionError(exc) from None
+    if time.perf_counter() - started > timeout_s:
+        raise _BodyDeadline
     return b"".join(chunks)[:MAX_BODY_BYTES]
 
 
