@@ -67,7 +67,9 @@ def decide_rollback(
     if last is not None and last.status in ("pending", "done"):
         age = now - last.at
         if age < timedelta(seconds=settings.cooldown_seconds):
-            if last.to_arn == target and last.from_arn == current:
+            # A pending lock whose UpdateService may not be visible yet. Once `done`, ECS already shows the
+            # target (state is read before the service), so `current == from` then means a redeploy.
+            if last.status == "pending" and last.to_arn == target and last.from_arn == current:
                 return Decision(
                     "in_progress",
                     f"rollback {last.rollback_id} to the known-good (alarm {last.alarm}) is under way",

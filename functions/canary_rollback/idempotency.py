@@ -15,11 +15,16 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+)
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from canary_rollback.aws.clients import error_code
 from canary_rollback.aws.state_store import TTL_ATTRIBUTE
 from canary_rollback.config import require_rollback_settings
+from canary_rollback.errors import StateStoreError
 from canary_rollback.models import AlarmSignal
 from canary_rollback.rollback import RollbackResponder
 from canary_rollback.runtime import Runtime
@@ -31,6 +36,7 @@ class AlarmDeduplicator:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         guarded, table = require_rollback_settings(runtime.settings)
+        self._table = table
         self._responder = RollbackResponder(runtime, guarded)
         self._config = IdempotencyConfig(
             event_key_jmespath="[alarm_name, state, changed_at]",
@@ -59,6 +65,11 @@ class AlarmDeduplicator:
             response: dict[str, Any] = self._once(alarm=asdict(alarm))
         except IdempotencyAlreadyInProgressError:
             return self._responder.duplicate_in_progress(alarm).as_response()
+        except IdempotencyPersistenceLayerError as exc:
+            code = error_code(exc.__cause__) if exc.__cause__ else type(exc).__name__
+            if code == "ResourceNotFoundException":
+                raise StateStoreError(f"state table {self._table!r} does not exist (idempotency record)") from exc
+            raise StateStoreError(f"state table {self._table!r}: idempotency record failed: {code}") from exc
         return response
 
     def _respond_once(self, alarm: dict[str, Any]) -> dict[str, Any]:

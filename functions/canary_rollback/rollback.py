@@ -80,8 +80,9 @@ class RollbackResponder:
     def _decide_and_act(self, alarm: AlarmSignal, now: datetime) -> Decision:
         ecs = self._rt.ecs
         for _ in range(LOCK_ATTEMPTS):
-            service = ecs.describe(self._guarded)
+            # State first, then the service: a `done` rollback read here is always visible in the service.
             state = self._store.load(self._guarded)
+            service = ecs.describe(self._guarded)
             known_good = state.known_good
             needs_check = known_good is not None and known_good.arn != service.task_definition_arn
             active = ecs.is_active(known_good.arn) if needs_check and known_good else True

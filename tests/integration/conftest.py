@@ -170,3 +170,36 @@ def garbage_server() -> Iterator[int]:
 
 def probes_json(*specs: dict[str, Any]) -> str:
     return json.dumps(list(specs))
+
+
+@pytest.fixture
+def world(aws: Any, handlers_reset: None) -> Iterator[Any]:
+    """The incident's ECS world on moto with the stack's resources, :31 running steady, handlers wired."""
+    from demo.services import LoopbackAlb
+    from demo.world import IncidentWorld
+
+    with LoopbackAlb() as alb:
+        created = IncidentWorld.create(alb)
+        yield created
+        created.close()
+
+
+def make_known_good(world: Any, runs: int = 3) -> None:
+    for _ in range(runs):
+        world.minute()
+        world.probe_run()
+
+
+def break_with_34(world: Any) -> None:
+    """The seed: :32 and :33 fail to roll out, :34 rolls out with the MLflow route broken."""
+    for revision in (32, 33):
+        world.simulator.mark_unstartable(world.revisions[revision])
+        world.deploy(revision)
+        world.minute()
+        world.probe_run()
+        world.advance_rollout()
+    world.broken_route_revisions.add(world.revisions[34])
+    world.deploy(34)
+    world.minute()
+    world.advance_rollout()
+    world.probe_run()

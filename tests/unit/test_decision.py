@@ -65,6 +65,15 @@ CASES: list[tuple[str, AlarmSignal | None, ServiceObservation | None, ServiceSta
         "in_progress",
     ),
     (
+        "completed rollback, the broken revision redeployed",
+        alarm(),
+        steady(34),
+        ServiceState(known_good=KG31, last_rollback=rollback_record(300)),
+        SETTINGS,
+        True,
+        "cooldown",
+    ),
+    (
         "recent rollback, a new deploy broke again",
         alarm(),
         steady(35),

@@ -1,0 +1,361 @@
+"""RollbackFunction end to end on moto, with ECS rollouts simulated as real ECS performs them."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from datetime import timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from canary_rollback.aws.state_store import StateStore
+from canary_rollback.config import GuardedService
+from canary_rollback.errors import EcsError, StateStoreError
+from canary_rollback.handlers import rollback as rollback_handler
+from canary_rollback.idempotency import AlarmDeduplicator
+from canary_rollback.runtime import build_runtime
+from demo.lambda_context import FakeLambdaContext
+from demo.world import CLUSTER, SERVICE
+from tests.conftest import load_event
+from tests.integration.conftest import break_with_34, make_known_good
+
+GUARDED = GuardedService(CLUSTER, SERVICE)
+
+
+def invoke(event: Any) -> dict[str, Any]:
+    response: dict[str, Any] = rollback_handler.handler(event, FakeLambdaContext("RollbackFunction"))
+    return response
+
+
+def alarm_at(shape: str, stamp: str) -> dict[str, Any]:
+    """A sample alarm event re-stamped, i.e. a distinct alarm state change."""
+    event = copy.deepcopy(load_event(shape))
+    if shape == "alarm-sns":
+        message = json.loads(event["Records"][0]["Sns"]["Message"])
+        message["StateChangeTime"] = stamp
+        event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    elif shape == "alarm-lambda-action":
+        event["alarmData"]["state"]["timestamp"] = stamp
+    else:
+        event["detail"]["state"]["timestamp"] = stamp
+    return event
+
+
+def store(world: Any) -> StateStore:
+    return StateStore(boto3.client("dynamodb"), world.stack.table_name)
+
+
+def audit_actions(world: Any) -> list[str]:
+    return [
+        r.get("action") or r["kind"] for r in reversed(store(world).history(GUARDED, 50)) if r["kind"] != "promotion"
+    ]
+
+
+def rollback_updates(world: Any) -> list[str]:
+    pipeline = {world.revisions[r] for r in (32, 33, 34)}
+    return [td for _, td in world.simulator.update_calls if td not in pipeline]
+
+
+@pytest.mark.parametrize("shape", ["alarm-state-change", "alarm-lambda-action", "alarm-sns"])
+def test_seed_scenario_rolls_back_to_31_not_33_on_every_alarm_shape(world: Any, shape: str) -> None:
+    # Given :31 seen healthy, :32 and :33 failed rollouts, :34 live with the route broken
+    make_known_good(world)
+    break_with_34(world)
+    assert world.current_revision() == world.revisions[34]
+
+    # When the alarm arrives
+    response = invoke(load_event(shape))
+
+    # Then the service goes back to :31, the last revision seen healthy
+    assert response == {
+        "action": "rolled_back",
+        "reason": response["reason"],
+        "alarm": "canary-rollback-RollbackAlarm",
+        "cluster": CLUSTER,
+        "service": SERVICE,
+        "current": world.revisions[34],
+        "target": world.revisions[31],
+    }
+    assert world.current_revision() == world.revisions[31]
+    assert rollback_updates(world) == [world.revisions[31]]
+    assert audit_actions(world)[-1] == "rolled_back"
+    subjects = [n["subject"] for n in world.stack.notifications()]
+    assert subjects == ["[canary-rollback] hokusai-api: rolled back to hokusai-api-development:31"]
+    state = store(world).load(GUARDED)
+    assert state.last_rollback is not None
+    assert (state.last_rollback.status, state.last_rollback.to_arn) == ("done", world.revisions[31])
+
+
+def test_alarm_back_to_ok_is_ignored(world: Any) -> None:
+    make_known_good(world)
+    break_with_34(world)
+    response = invoke(load_event("alarm-ok"))
+    assert response["action"] == "ignored"
+    assert world.current_revision() == world.revisions[34]
+    assert rollback_updates(world) == []
+    assert audit_actions(world) == ["ignored"]
+
+
+@pytest.mark.parametrize("event", [load_event("schedule"), {"hello": "world"}, [], "ALARM"])
+def test_unrecognised_events_are_ignored_logged_and_audited(world: Any, event: Any) -> None:
+    response = invoke(event)
+    assert response["action"] == "ignored"
+    assert response["alarm"] is None
+    assert audit_actions(world) == ["ignored"]
+
+
+def test_no_known_good_notifies_and_never_guesses(world: Any) -> None:
+    break_with_34(world)  # the probes never saw anything healthy
+    response = invoke(load_event("alarm-state-change"))
+    assert (response["action"], response["target"]) == ("no_known_good", None)
+    assert world.current_revision() == world.revisions[34]
+    assert rollback_updates(world) == []
+    notes = world.stack.notifications()
+    assert [n["subject"] for n in notes] == [
+        "[canary-rollback] hokusai-api: ALARM but no known-good revision: not rolled back"
+    ]
+
+
+def test_fault_on_the_known_good_itself_is_not_a_deployment_fault(world: Any) -> None:
+    make_known_good(world)
+    world.route_broken_everywhere = True
+    response = invoke(load_event("alarm-state-change"))
+    assert (response["action"], response["current"], response["target"]) == (
+        "already_known_good",
+        world.revisions[31],
+        world.revisions[31],
+    )
+    assert rollback_updates(world) == []
+    assert len(world.stack.notifications()) == 1
+
+
+def test_deregistered_known_good_is_copied_and_the_copy_deployed(world: Any) -> None:
+    make_known_good(world)
+    break_with_34(world)
+    ecs = boto3.client("ecs")
+    ecs.deregister_task_definition(taskDefinition=world.revisions[31])  # as CloudFormation does to old revisions
+
+    response = invoke(load_event("alarm-state-change"))
+
+    assert response["action"] == "rolled_back"
+    copy_arn = response["target"]
+    assert copy_arn.endswith("hokusai-api-development:35")
+    assert "INACTIVE" in response["reason"]
+    assert "copy" in response["reason"]
+    copied = ecs.describe_task_definition(taskDefinition=copy_arn, include=["TAGS"])
+    assert copied["taskDefinition"]["containerDefinitions"][0]["image"] == "hokusai/api:build-31"
+    assert {"key": "canary-rollback:copied-from", "value": world.revisions[31]} in copied["tags"]
+    assert world.current_revision() == copy_arn
+    state = store(world).load(GUARDED)
+    assert state.known_good is not None
+    assert (state.known_good.arn, state.known_good.copied_from) == (copy_arn, world.revisions[31])
+
+
+def test_second_alarm_while_rolling_back_is_in_progress_then_cooldown(world: Any) -> None:
+    make_known_good(world)
+    break_with_34(world)
+    assert invoke(alarm_at("alarm-state-change", "2026-11-26T19:11:00.000+0000"))["action"] == "rolled_back"
+
+    # a distinct alarm state change while ECS is still deploying :31
+    again = invoke(alarm_at("alarm-state-change", "2026-11-26T19:12:00.000+0000"))
+    assert again["action"] == "in_progress"
+
+    # :31 finishes; someone redeploys a broken revision within the cooldown window
+    world.minute()
+    world.advance_rollout()
+    world.deploy(34)
+    world.minute()
+    world.advance_rollout()
+    third = invoke(alarm_at("alarm-state-change", "2026-11-26T19:14:00.000+0000"))
+    assert third["action"] == "cooldown"
+    assert rollback_updates(world) == [world.revisions[31]]
+
+    # after the cooldown the same fault is rolled back again
+    world.clock.set(world.clock() + timedelta(seconds=901))
+    fourth = invoke(alarm_at("alarm-state-change", "2026-11-26T19:30:00.000+0000"))
+    assert fourth["action"] == "rolled_back"
+    assert rollback_updates(world) == [world.revisions[31], world.revisions[31]]
+    assert audit_actions(world) == ["rolled_back", "in_progress", "cooldown", "rolled_back"]
+
+
+def test_duplicate_delivery_after_completion_replays_the_first_answer(world: Any) -> None:
+    make_known_good(world)
+    break_with_34(world)
+    first = invoke(load_event("alarm-state-change"))
+    world.minute()
+    world.advance_rollout()
+    duplicate = invoke(load_event("alarm-state-change"))
+    assert duplicate == first
+    assert rollback_updates(world) == [world.revisions[31]]
+
+
+def test_dry_run_decides_and_reports_but_never_updates(aws: Any, handlers_reset: None) -> None:
+    from demo.services import LoopbackAlb
+    from demo.world import IncidentWorld
+
+    with LoopbackAlb() as alb:
+        dry = IncidentWorld.create(alb, {"DryRun": "true"})
+        try:
+            make_known_good(dry)
+            break_with_34(dry)
+            response = invoke(load_event("alarm-state-change"))
+            assert (response["action"], response["target"]) == ("dry_run", dry.revisions[31])
+            assert dry.current_revision() == dry.revisions[34]
+            assert rollback_updates(dry) == []
+            assert "(dry run)" in dry.stack.notifications()[0]["subject"]
+        finally:
+            dry.close()
+
+
+def test_recovery_is_recorded_with_recovery_seconds_and_notified(world: Any) -> None:
+    make_known_good(world)
+    break_with_34(world)
+    decided_at = world.clock()
+    invoke(load_event("alarm-state-change"))
+    world.stack.notifications()  # drain the rollback notification
+
+    world.minute()
+    world.probe_run()  # ECS still deploying :31: not judged yet
+    world.advance_rollout()
+    world.clock.set(world.clock() + timedelta(seconds=20))
+    report = world.probe_run()
+
+    assert report["ok"]
+    assert report["known_good"]["steady"]
+    notes = world.stack.notifications()
+    assert [n["subject"] for n in notes] == ["[canary-rollback] hokusai-api: recovered on hokusai-api-development:31"]
+    points = boto3.client("cloudwatch").get_metric_statistics(
+        Namespace="CanaryRollback",
+        MetricName="RecoverySeconds",
+        Dimensions=[{"Name": "service", "Value": "canary-rollback"}],
+        StartTime=decided_at - timedelta(hours=1),
+        EndTime=world.clock() + timedelta(hours=1),
+        Period=7200,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    assert [p["Maximum"] for p in points] == [(world.clock() - decided_at).total_seconds()]
+    history = store(world).history(GUARDED, 5)
+    assert history[0]["kind"] == "recovery"
+    assert history[0]["outcome"] == "recovered"
+
+
+def test_rollback_that_does_not_recover_is_reported(world: Any) -> None:
+    make_known_good(world)
+    break_with_34(world)
+    invoke(load_event("alarm-state-change"))
+    world.stack.notifications()
+    world.route_broken_everywhere = True  # the fault was never the deployment's
+    world.minute()
+    world.advance_rollout()
+    world.probe_run()
+    world.minute()
+    world.probe_run()
+    subjects = [n["subject"] for n in world.stack.notifications()]
+    assert subjects == ["[canary-rollback] hokusai-api: rollback to hokusai-api-development:31 did NOT recover"]
+
+
+def test_throttled_update_service_is_retried_by_botocore(world: Any) -> None:
+    make_known_good(world)
+    break_with_34(world)
+    attempts = {"n": 0}
+
+    def throttle_twice() -> bool:
+        attempts["n"] += 1
+        return attempts["n"] <= 2
+
+    world.simulator.throttle_updates(throttle_twice)
+    response = invoke(load_event("alarm-state-change"))
+    assert response["action"] == "rolled_back"
+    assert attempts["n"] == 3
+    assert world.current_revision() == world.revisions[31]
+
+
+def test_update_service_throttled_past_retries_fails_cleanly_and_can_be_retried(world: Any) -> None:
+    make_known_good(world)
+    break_with_34(world)
+    world.simulator.throttle_updates(lambda: True)
+    with pytest.raises(EcsError, match="UpdateService hokusai-development/hokusai-api .* ThrottlingException"):
+        invoke(load_event("alarm-state-change"))
+    state = store(world).load(GUARDED)
+    assert state.last_rollback is not None
+    assert state.last_rollback.status == "failed"  # the lock is released: no half-done state
+    assert store(world).history(GUARDED, 1)[0]["kind"] == "error"
+    assert world.current_revision() == world.revisions[34]
+
+    # Lambda's retry of the same event (powertools dropped the idempotency record on failure) now succeeds
+    world.simulator.throttle_updates(None)
+    assert invoke(load_event("alarm-state-change"))["action"] == "rolled_back"
+    assert world.current_revision() == world.revisions[31]
+
+
+def test_missing_service_is_a_clear_error_and_audited(world: Any) -> None:
+    env = {**world.stack.function_env, "SERVICE_NAME": "no-such-service"}
+    rollback_handler.runtime.set(build_runtime(env, need_probes=False, clock=world.clock))
+    with pytest.raises(EcsError, match="ECS service hokusai-development/no-such-service not found"):
+        invoke(load_event("alarm-state-change"))
+    history = StateStore(boto3.client("dynamodb"), world.stack.table_name).history(
+        GuardedService(CLUSTER, "no-such-service"), 5
+    )
+    assert history[0]["kind"] == "error"
+    assert "not found" in history[0]["message"]
+
+
+def test_missing_state_table_is_a_clear_error(world: Any) -> None:
+    make_known_good(world)
+    break_with_34(world)
+    env = {**world.stack.function_env, "STATE_TABLE": "no-such-table"}
+    rollback_handler.runtime.set(build_runtime(env, need_probes=False, clock=world.clock))
+    with pytest.raises(StateStoreError, match="state table 'no-such-table' does not exist"):
+        invoke(load_event("alarm-state-change"))
+    assert rollback_updates(world) == []
+
+
+def _concurrent(world: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each thread is its own 'container': its own runtime, clients and idempotency cache."""
+    barrier = threading.Barrier(len(events))
+    results: list[dict[str, Any]] = [{} for _ in events]
+    errors: list[BaseException] = []
+
+    def worker(index: int, event: dict[str, Any]) -> None:
+        try:
+            dedup = AlarmDeduplicator(build_runtime(world.stack.function_env, need_probes=False, clock=world.clock))
+            from canary_rollback.alarm_events import parse_alarm_event
+
+            barrier.wait()
+            results[index] = dedup.respond(parse_alarm_event(event), FakeLambdaContext("RollbackFunction"))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i, e)) for i, e in enumerate(events)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    return results
+
+
+@pytest.mark.parametrize("repeat", range(3))
+def test_five_concurrent_duplicate_alarms_make_one_update_service(world: Any, repeat: int) -> None:
+    make_known_good(world)
+    break_with_34(world)
+    results = _concurrent(world, [load_event("alarm-state-change")] * 5)
+    assert rollback_updates(world) == [world.revisions[31]]
+    actions = sorted(r["action"] for r in results)
+    assert actions.count("rolled_back") >= 1
+    assert set(actions) <= {"rolled_back", "in_progress"}
+
+
+@pytest.mark.parametrize("repeat", range(3))
+def test_five_concurrent_distinct_alarms_make_one_update_service(world: Any, repeat: int) -> None:
+    make_known_good(world)
+    break_with_34(world)
+    shapes = ["alarm-state-change", "alarm-lambda-action", "alarm-sns", "alarm-state-change", "alarm-sns"]
+    events = [alarm_at(shape, f"2026-11-26T19:11:0{i}.000+0000") for i, shape in enumerate(shapes)]
+    results = _concurrent(world, events)
+    assert rollback_updates(world) == [world.revisions[31]]
+    actions = sorted(r["action"] for r in results)
+    assert actions == ["in_progress"] * 4 + ["rolled_back"]
