@@ -277,7 +277,7 @@ def test_update_service_throttled_past_retries_fails_cleanly_and_can_be_retried(
     make_known_good(world)
     break_with_34(world)
     world.simulator.throttle_updates(lambda: True)
-    with pytest.raises(EcsError, match="UpdateService hokusai-development/hokusai-api .* ThrottlingException"):
+    with pytest.raises(EcsError, match=r"UpdateService hokusai-development/hokusai-api .* ThrottlingException"):
         invoke(load_event("alarm-state-change"))
     state = store(world).load(GUARDED)
     assert state.last_rollback is not None
