@@ -77,3 +77,18 @@ def emf_lines(text: str) -> list[dict[str, Any]]:
         if line.startswith("{") and '"_aws"' in line:
             blobs.append(json.loads(line))
     return blobs
+
+
+@pytest.fixture
+def log_to_capsys(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
+    """powertools' Logger keeps the stdout it saw at import; point it at the one capsys reads."""
+    import logging
+    import sys
+
+    from canary_rollback.observability import logger
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    previous = handler.setStream(sys.stdout)
+    yield capsys
+    handler.setStream(previous)

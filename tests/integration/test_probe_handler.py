@@ -81,7 +81,7 @@ def test_response_shape_and_emf_metrics_follow_the_spec(
         ],
         "known_good": None,
     }
-    out = capfd.readouterr().out
+    out = log_to_capsys.readouterr().out
     assert emitted(out) == SPEC_METRICS
     values = {}
     for blob in emf_lines(out):
@@ -202,7 +202,8 @@ def test_unreadable_secret_is_our_error_not_the_targets(
         ("authed", False, "error"),
         ("open", True, None),
     ]
-    assert http_server.seen and all(seen["path"] == "/status/401" for seen in http_server.seen)
+    assert http_server.seen
+    assert all(seen["path"] == "/status/401" for seen in http_server.seen)
     blobs = emf_lines(capsys.readouterr().out)
     aggregate = next(b for b in blobs if "ProbeFailures" in b)
     assert (aggregate["ProbeFailures"], aggregate["ProbeErrors"]) == ([0.0], [1.0])
