@@ -52,7 +52,7 @@ def test_response_shape_and_emf_metrics_follow_the_spec(
     http_server: LoopbackServer,
     handlers_reset: None,
     monkeypatch: pytest.MonkeyPatch,
-    capfd: pytest.CaptureFixture[str],
+    log_to_capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given the seed's probes, the proxy route broken (404)
     monkeypatch.setenv("PROBES", seed_probes(http_server))
