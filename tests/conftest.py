@@ -4,6 +4,7 @@ loopback address (a discard port until a test asks for the moto server)."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,16 +80,23 @@ def emf_lines(text: str) -> list[dict[str, Any]]:
     return blobs
 
 
-@pytest.fixture
-def log_to_capsys(capsys: pytest.CaptureFixture[str]) -> Iterator[pytest.CaptureFixture[str]]:
-    """powertools' Logger keeps the stdout it saw at import; point it at the one capsys reads."""
-    import logging
-    import sys
+class _JsonLines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[dict[str, Any]] = []
 
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(json.loads(self.format(record)))
+
+
+@pytest.fixture
+def json_logs() -> Iterator[list[dict[str, Any]]]:
+    """The package's structured log lines, formatted by powertools' own JSON formatter."""
     from canary_rollback.observability import logger
 
-    handler = logger.registered_handler
-    assert isinstance(handler, logging.StreamHandler)
-    previous = handler.setStream(sys.stdout)
-    yield capsys
-    handler.setStream(previous)
+    collector = _JsonLines()
+    collector.setFormatter(logger.registered_formatter)
+    std_logger = logging.getLogger(logger.name)
+    std_logger.addHandler(collector)
+    yield collector.lines
+    std_logger.removeHandler(collector)

@@ -52,7 +52,8 @@ def test_response_shape_and_emf_metrics_follow_the_spec(
     http_server: LoopbackServer,
     handlers_reset: None,
     monkeypatch: pytest.MonkeyPatch,
-    log_to_capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str],
+    json_logs: list[dict[str, Any]],
 ) -> None:
     # Given the seed's probes, the proxy route broken (404)
     monkeypatch.setenv("PROBES", seed_probes(http_server))
@@ -81,7 +82,7 @@ def test_response_shape_and_emf_metrics_follow_the_spec(
         ],
         "known_good": None,
     }
-    out = log_to_capsys.readouterr().out
+    out = capsys.readouterr().out
     assert emitted(out) == SPEC_METRICS
     values = {}
     for blob in emf_lines(out):
@@ -93,7 +94,7 @@ def test_response_shape_and_emf_metrics_follow_the_spec(
     assert values[("ProbeFailures", None)] == [1.0]
     assert values[("ProbeErrors", None)] == [0.0]
     # one structured log line per probe, with the event id as correlation id
-    logs = [json.loads(line) for line in out.splitlines() if '"message":"probe result"' in line]
+    logs = [line for line in json_logs if line["message"] == "probe result"]
     assert [log["probe"]["name"] for log in logs] == ["mlflow-proxy", "auth-service"]
     assert {log["correlation_id"] for log in logs} == {load_event("schedule")["id"]}
 
