@@ -157,6 +157,7 @@ def test_auth_secrets_from_secrets_manager_and_ssm_are_sent_and_never_logged(
     handlers_reset: None,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    json_logs: list[dict[str, Any]],
 ) -> None:
     boto3.client("secretsmanager").create_secret(Name="canary-rollback/mlflow-token", SecretString="tok-SM-123")
     boto3.client("ssm").put_parameter(Name="/canary-rollback/basic", Value="admin:pw-SSM-456", Type="SecureString")
@@ -177,8 +178,9 @@ def test_auth_secrets_from_secrets_manager_and_ssm_are_sent_and_never_logged(
     assert response["ok"]
     sent = sorted(seen["headers"]["Authorization"] for seen in http_server.seen)
     assert sent == ["Basic YWRtaW46cHctU1NNLTQ1Ng==", "Bearer tok-SM-123"]
-    out = capsys.readouterr().out
-    for secret in ("tok-SM-123", "pw-SSM-456", "YWRtaW46cHctU1NNLTQ1Ng=="):
+    out = capsys.readouterr().out + json.dumps(json_logs)
+    assert len(json_logs) >= 2  # the probe results were logged...
+    for secret in ("tok-SM-123", "pw-SSM-456", "YWRtaW46cHctU1NNLTQ1Ng=="):  # ...without any secret
         assert secret not in out
         assert secret not in json.dumps(response)
 
