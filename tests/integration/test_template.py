@@ -252,11 +252,12 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     boto3.client("secretsmanager").create_secret(Name="canary-rollback/mlflow-token", SecretString="t")
     boto3.client("ssm").put_parameter(Name="/canary-rollback/basic", Value="u:p", Type="SecureString")
     probes = json.loads(world.stack.function_env["PROBES"])
+    url = probes[0]["url"]
     probes += [
-        {"name": "authed", "url": probes[0]["url"], "expect_status": [401], "auth_secret": "canary-rollback/mlflow-token"},
-        {"name": "basic", "url": probes[0]["url"], "expect_status": [401], "auth_secret": "ssm:/canary-rollback/basic",
-         "auth_scheme": "Basic"},
-    ]  # fmt: skip
+        {"name": "authed", "url": url, "expect_status": [401], "auth_secret": "canary-rollback/mlflow-token"},
+        {"name": "basic", "url": url, "expect_status": [401], "auth_secret": "ssm:/canary-rollback/basic"},
+    ]
+    probes[-1]["auth_scheme"] = "Basic"
     boto3.client("ssm").put_parameter(Name="/canary-rollback/probes", Value=json.dumps(probes), Type="String")
     env = {**world.stack.function_env, "PROBES": "", "PROBES_PARAMETER": "/canary-rollback/probes"}
     probe_handler.runtime.set(build_runtime(env, clients=recorder("ProbeFunction"), clock=world.clock))
