@@ -6,14 +6,14 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from canary_rollback.observability import logger, tracer
+from canary_rollback.observability import logger, traced
 from canary_rollback.probe_run import execute_probe_run
 from canary_rollback.runtime import RuntimeHolder
 
 runtime = RuntimeHolder(need_probes=True)
 
 
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return execute_probe_run(runtime.get()).as_response()

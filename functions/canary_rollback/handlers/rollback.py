@@ -8,14 +8,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from canary_rollback.alarm_events import parse_alarm_event
 from canary_rollback.idempotency import AlarmDeduplicator
-from canary_rollback.observability import logger, tracer
+from canary_rollback.observability import logger, traced
 from canary_rollback.runtime import RuntimeHolder
 
 runtime = RuntimeHolder(need_probes=False)
 _deduplicator: AlarmDeduplicator | None = None
 
 
-@tracer.capture_lambda_handler(capture_response=False)
+@traced
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     global _deduplicator
