@@ -77,16 +77,23 @@ class RollbackResponder:
         )
         return self._finish(alarm, decision, self._rt.clock())
 
-    def _decide_and_act(self, alarm: AlarmSignal, now: datetime) -> Decision:
+    def preview(self, alarm: AlarmSignal, now: datetime) -> Decision:
+        """What the alarm would decide now: gathers the same inputs, acts on nothing, records nothing."""
+        return self._decide(alarm, now)[1]
+
+    def _decide(self, alarm: AlarmSignal, now: datetime) -> tuple[ServiceState, Decision]:
         ecs = self._rt.ecs
+        # State first, then the service: a `done` rollback read here is always visible in the service.
+        state = self._store.load(self._guarded)
+        service = ecs.describe(self._guarded)
+        known_good = state.known_good
+        needs_check = known_good is not None and known_good.arn != service.task_definition_arn
+        active = ecs.is_active(known_good.arn) if needs_check and known_good else True
+        return state, decide_rollback(alarm, service, state, now, self._settings, known_good_active=active)
+
+    def _decide_and_act(self, alarm: AlarmSignal, now: datetime) -> Decision:
         for _ in range(LOCK_ATTEMPTS):
-            # State first, then the service: a `done` rollback read here is always visible in the service.
-            state = self._store.load(self._guarded)
-            service = ecs.describe(self._guarded)
-            known_good = state.known_good
-            needs_check = known_good is not None and known_good.arn != service.task_definition_arn
-            active = ecs.is_active(known_good.arn) if needs_check and known_good else True
-            decision = decide_rollback(alarm, service, state, now, self._settings, known_good_active=active)
+            state, decision = self._decide(alarm, now)
             if decision.action != "rolled_back":
                 return decision
             assert decision.current is not None

@@ -1,0 +1,237 @@
+"""`canary-rollback`: operate a guarded service from a laptop (AWS, or any AWS_ENDPOINT_URL).
+
+Exit codes: 0 fine; 1 the answer is bad news (a probe failed, the alarm would not roll back); 2 usage or
+configuration error; 3 an AWS call failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from canary_rollback.aws.clients import AwsClients
+from canary_rollback.aws.ecs import EcsGateway
+from canary_rollback.aws.state_store import StateStore, update_with_retry
+from canary_rollback.config import GuardedService
+from canary_rollback.errors import CanaryRollbackError, ConfigError, EcsError, StateStoreError
+from canary_rollback.models import AlarmSignal, KnownGood, ServiceState
+from canary_rollback.notifications import revision_label
+from canary_rollback.probe_spec import parse_probes_json
+from canary_rollback.prober import build_session, run_probes
+from canary_rollback.rollback import RollbackResponder
+from canary_rollback.runtime import build_runtime
+
+EXIT_OK, EXIT_BAD_NEWS, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.command(args, out))
+    except ConfigError as exc:
+        print(f"canary-rollback: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (EcsError, StateStoreError) as exc:
+        print(f"canary-rollback: AWS error: {exc}", file=sys.stderr)
+        return EXIT_AWS
+    except CanaryRollbackError as exc:
+        print(f"canary-rollback: {exc}", file=sys.stderr)
+        return EXIT_AWS
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="canary-rollback", description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+    def guarded_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--cluster", default=os.getenv("CLUSTER_NAME"), help="ECS cluster (env CLUSTER_NAME)")
+        sub.add_argument("--service", default=os.getenv("SERVICE_NAME"), help="ECS service (env SERVICE_NAME)")
+        sub.add_argument("--table", default=os.getenv("STATE_TABLE"), help="the stack's StateTable (env STATE_TABLE)")
+
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    status = commands.add_parser("status", help="current and known-good task definitions, streak, last decisions")
+    guarded_options(status)
+    status.set_defaults(command=_status)
+
+    history = commands.add_parser("history", help="the audit trail of decisions, newest first")
+    guarded_options(history)
+    history.add_argument("--limit", type=int, default=20)
+    history.set_defaults(command=_history)
+
+    mark = commands.add_parser("mark-known-good", help="record a task definition as known-good (audited)")
+    guarded_options(mark)
+    mark.add_argument("task_definition", metavar="ARN", help="task definition ARN or family:revision")
+    mark.add_argument("--reason", default="marked by an operator")
+    mark.set_defaults(command=_mark_known_good)
+
+    rollback = commands.add_parser("rollback", help="what the alarm would decide now")
+    guarded_options(rollback)
+    rollback.add_argument("--dry-run", action="store_true", required=True, help="required: decide, never act")
+    rollback.add_argument("--cooldown", type=int, default=int(os.getenv("ROLLBACK_COOLDOWN_SECONDS", "900")))
+    rollback.set_defaults(command=_rollback_dry_run)
+
+    probe = commands.add_parser("probe", help="run probe specs from a file and print a table")
+    probe.add_argument("--config", required=True, type=Path, help="JSON file: an array of probe specs")
+    probe.set_defaults(command=_probe)
+    return parser
+
+
+def _guarded(args: argparse.Namespace) -> tuple[GuardedService, StateStore, EcsGateway]:
+    given = {"--cluster": args.cluster, "--service": args.service, "--table": args.table}
+    missing = [flag for flag, value in given.items() if not value]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)} required (or CLUSTER_NAME / SERVICE_NAME / STATE_TABLE)")
+    clients = AwsClients()
+    return GuardedService(args.cluster, args.service), StateStore(clients.dynamodb, args.table), EcsGateway(clients.ecs)
+
+
+def _emit(args: argparse.Namespace, out: TextIO, data: Any, lines: list[str]) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, default=str), file=out)
+    else:
+        print("\n".join(lines), file=out)
+
+
+def _status(args: argparse.Namespace, out: TextIO) -> int:
+    guarded, store, ecs = _guarded(args)
+    state = store.load(guarded)
+    service = ecs.describe(guarded)
+    recent = store.history(guarded, 5)
+    kg, cand, last = state.known_good, state.candidate, state.last_rollback
+    data = {
+        "service": guarded.key,
+        "current": service.task_definition_arn,
+        "steady": service.steady,
+        "deployments": [
+            {"status": d.status, "task_definition": d.task_definition_arn, "rollout": d.rollout_state,
+             "running": d.running_count, "desired": d.desired_count}
+            for d in service.deployments
+        ],
+        "known_good": {"arn": kg.arn, "since": kg.since.isoformat(), "reason": kg.reason} if kg else None,
+        "candidate": {"arn": cand.arn, "streak": cand.streak} if cand else None,
+        "last_rollback": {"id": last.rollback_id, "at": last.at.isoformat(), "from": last.from_arn, "to": last.to_arn,
+                          "status": last.status, "outcome": last.outcome} if last else None,
+        "recent": recent,
+    }  # fmt: skip
+    phase = "steady" if service.steady else "deploying"
+    lines = [
+        f"service        {guarded.key}",
+        f"current        {revision_label(service.task_definition_arn)}  ({phase})",
+        f"known-good     {revision_label(kg.arn) + '  since ' + kg.since.isoformat() if kg else 'none yet'}",
+        f"candidate      {revision_label(cand.arn) + f'  streak {cand.streak}' if cand else 'none'}",
+        f"last rollback  {_rollback_line(state)}",
+        "recent decisions:",
+        *(f"  {_history_line(record)}" for record in recent),
+    ]
+    if not recent:
+        lines.append("  (none)")
+    _emit(args, out, data, lines)
+    return EXIT_OK
+
+
+def _rollback_line(state: ServiceState) -> str:
+    last = state.last_rollback
+    if last is None:
+        return "never"
+    outcome = f", {last.outcome}" if last.outcome else ""
+    moved = f"{revision_label(last.from_arn)} -> {revision_label(last.to_arn)}"
+    return f"{moved} at {last.at.isoformat()} ({last.status}{outcome})"
+
+
+def _history_line(record: dict[str, Any]) -> str:
+    kind = record.get("kind", "?")
+    at = record.get("at", "?")
+    if kind == "decision":
+        target = revision_label(record.get("target"))
+        return f"{at}  {record.get('action')}  -> {target}  {record.get('reason', '')}"
+    if kind in ("promotion", "manual-known-good"):
+        return f"{at}  {kind}  {revision_label(record.get('arn'))}  {record.get('reason', '')}"
+    if kind == "recovery":
+        return f"{at}  recovery  {record.get('outcome')}  {revision_label(record.get('to'))}  {record.get('seconds')} s"
+    return f"{at}  {kind}  {record.get('message', '')}"
+
+
+def _history(args: argparse.Namespace, out: TextIO) -> int:
+    guarded, store, _ = _guarded(args)
+    records = store.history(guarded, args.limit)
+    _emit(args, out, records, [_history_line(r) for r in records] or ["(no decisions recorded)"])
+    return EXIT_OK
+
+
+def _mark_known_good(args: argparse.Namespace, out: TextIO) -> int:
+    guarded, store, ecs = _guarded(args)
+    service = ecs.describe(guarded)
+    arn = ecs.resolve_task_definition(args.task_definition)  # fails clearly if it does not exist
+    now = datetime.now(UTC)
+    operator = os.getenv("USER") or getpass.getuser()
+    reason = f"{args.reason} ({operator} via CLI)"
+
+    def mark(state: ServiceState) -> tuple[ServiceState, None]:
+        return replace(state, known_good=KnownGood(arn, now, reason)), None
+
+    update_with_retry(store, guarded, mark)
+    record = {"kind": "manual-known-good", "arn": arn, "reason": reason, "at": now.isoformat(), "service": guarded.key}
+    store.audit(guarded, record, now)
+    warnings = []
+    if not ecs.is_active(arn):
+        warnings.append("note: this revision is INACTIVE; a rollback will register a copy of it")
+    family = arn.rsplit("/", 1)[-1].split(":")[0]
+    if family != service.task_definition_arn.rsplit("/", 1)[-1].split(":")[0]:
+        warnings.append(f"warning: {family} is not the family the service runs")
+    _emit(args, out, {**record, "warnings": warnings}, [f"known-good of {guarded.key} is now {arn}", *warnings])
+    return EXIT_OK
+
+
+def _rollback_dry_run(args: argparse.Namespace, out: TextIO) -> int:
+    if not (args.cluster and args.service and args.table):
+        _guarded(args)  # raises the usage error
+    env = {"CLUSTER_NAME": args.cluster, "SERVICE_NAME": args.service, "STATE_TABLE": args.table,
+           "ROLLBACK_COOLDOWN_SECONDS": str(args.cooldown), "DRY_RUN": "true"}  # fmt: skip
+    runtime = build_runtime(env, need_probes=False)
+    now = datetime.now(UTC)
+    alarm = AlarmSignal(
+        "manual dry run", "ALARM", None, "canary-rollback rollback --dry-run", now.isoformat(), "eventbridge"
+    )
+    decision = RollbackResponder(runtime, GuardedService(args.cluster, args.service)).preview(alarm, now)
+    data = {"action": decision.action, "reason": decision.reason, "current": decision.current,
+            "target": decision.target, "needs_copy": decision.needs_copy}  # fmt: skip
+    lines = [
+        f"if the alarm fired now: {decision.action}",
+        f"  {revision_label(decision.current)} -> {revision_label(decision.target)}",
+        f"  {decision.reason}",
+    ]
+    _emit(args, out, data, lines)
+    return EXIT_OK if decision.action == "dry_run" else EXIT_BAD_NEWS
+
+
+def _probe(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        text = args.config.read_text()
+    except OSError as exc:
+        raise ConfigError(f"{args.config}: cannot be read ({exc.strerror})") from None
+    specs = parse_probes_json(text, str(args.config))
+    runtime = build_runtime({"PROBES": text})  # secrets resolve exactly as in the Lambda
+
+    with build_session(len(specs)) as session:
+        results = run_probes(specs, session, runtime.resolve_secret)
+    width = max(len(r.name) for r in results)
+    lines = [f"{'probe':<{width}}  ok    status  latency_ms  reason"]
+    for r in results:
+        latency = f"{r.latency_ms:.1f}" if r.latency_ms is not None else "-"
+        lines.append(f"{r.name:<{width}}  {'yes' if r.ok else 'NO ':<4}  {r.status or '-':<6}  {latency:<10}  "
+                     f"{r.reason or ''}{' (' + r.detail + ')' if r.detail else ''}")  # fmt: skip
+    _emit(args, out, [r.as_dict() for r in results], lines)
+    return EXIT_OK if all(r.ok for r in results) else EXIT_BAD_NEWS
+
+
+if __name__ == "__main__":
+    sys.exit(main())
