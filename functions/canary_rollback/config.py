@@ -52,9 +52,13 @@ class Settings:
 
 
 def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settings:
-    """Validate the environment. `need_probes=False` for the rollback function, which never probes."""
-    probes_json = env.get("PROBES", "").strip()
-    probes_parameter = env.get("PROBES_PARAMETER", "").strip() or None
+    """Validate the environment.
+
+    `need_probes=False` for the rollback function: it never probes, so it never parses the probe list, and a
+    typo in the probes cannot take the rollback path down with it.
+    """
+    probes_json = env.get("PROBES", "").strip() if need_probes else ""
+    probes_parameter = (env.get("PROBES_PARAMETER", "").strip() or None) if need_probes else None
     probes = parse_probes_json(probes_json, "PROBES") if probes_json else None
     if need_probes and probes is None and probes_parameter is None:
         raise ConfigError("PROBES: set PROBES (a JSON array of probe specs) or PROBES_PARAMETER (an SSM name)")

@@ -70,6 +70,12 @@ def test_rollback_function_needs_no_probes_but_a_service_and_table() -> None:
         require_rollback_settings(settings)
 
 
+def test_rollback_function_ignores_even_broken_probes() -> None:
+    settings = load_settings({"PROBES": "[{not json", "CLUSTER_NAME": "c", "SERVICE_NAME": "s"}, need_probes=False)
+    assert settings.probes is None
+    assert settings.guarded == GuardedService("c", "s")
+
+
 def test_probes_parameter_alone_is_enough() -> None:
     settings = load_settings({"PROBES_PARAMETER": "/canary/probes"})
     assert settings.probes is None

@@ -9,6 +9,7 @@ The idempotency records of the rollback function share the table (powertools wri
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -65,7 +66,8 @@ class StateStore:
         return saved
 
     def audit(self, guarded: GuardedService, record: dict[str, Any], now: datetime) -> str:
-        audit_id = f"audit#{_iso(now)}#{uuid.uuid4().hex[:8]}"
+        # Decision time first; the wall clock's nanoseconds keep records of the same instant in write order.
+        audit_id = f"audit#{_iso(now)}#{time.time_ns():020d}#{uuid.uuid4().hex[:6]}"
         item = {
             **_key(guarded, audit_id),
             "at": {"S": _iso(now)},

@@ -16,7 +16,10 @@ _deduplicator: AlarmDeduplicator | None = None
 
 
 @traced
-@logger.inject_lambda_context(clear_state=True)
+# The correlation id: EventBridge event id, else the SNS message id, else the alarm's state timestamp.
+@logger.inject_lambda_context(
+    correlation_id_path="id || Records[0].Sns.MessageId || alarmData.state.timestamp", clear_state=True
+)
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     global _deduplicator
     rt = runtime.get()
