@@ -48,8 +48,12 @@ bench: $(VENV)/.installed
 sam-validate: $(SAM_VENV)/.installed
 	SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam validate --lint
 
+# sam build for python3.12 needs a python3.12 on PATH; with pyenv, expose an installed 3.12 next to the default.
+PYENV_312 := $(shell command -v pyenv >/dev/null 2>&1 && pyenv versions --bare 2>/dev/null | grep '^3\.12\.' | tail -n 1)
+PYENV_PREFIX := $(if $(PYENV_312),PYENV_VERSION=$$(pyenv version-name):$(PYENV_312),)
+
 build: $(SAM_VENV)/.installed
-	SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam build
+	$(PYENV_PREFIX) SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=us-east-1 $(SAM_VENV)/bin/sam build
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
