@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -142,4 +142,3 @@ class Decision:
     # Set when the known-good was deregistered: ECS refuses INACTIVE revisions, so a copy must be registered.
     needs_copy: bool = False
     notify: bool = False
-    details: dict[str, str] = field(default_factory=dict)

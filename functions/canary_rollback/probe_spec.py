@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -166,7 +166,7 @@ def auth_header_set(headers: Mapping[str, str]) -> bool:
     return any(key.lower() == "authorization" for key in headers)
 
 
-def _positive_int(value: Any, fail: Any, field_name: str) -> int:
+def _positive_int(value: Any, fail: Callable[[str, str], ConfigError], field_name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise fail(field_name, f"must be a positive integer (milliseconds), got {value!r}")
     return value
