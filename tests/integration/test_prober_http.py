@@ -114,7 +114,7 @@ def test_method_headers_json_body_and_bearer_reach_the_server(http_server: Loopb
 
 def test_twenty_probes_are_in_flight_at_once_over_one_pool(http_server: LoopbackServer) -> None:
     specs = [
-        {"name": f"p{i}", "url": f"http://127.0.0.1:{http_server.port}/sleep?ms=400", "timeout_ms": 5000}
+        {"name": f"p{i}", "url": f"http://127.0.0.1:{http_server.port}/sleep?ms=1000", "timeout_ms": 5000}
         for i in range(20)
     ]
     results = _run(*specs)
