@@ -144,23 +144,34 @@ def _verdict(name: str, world: IncidentWorld, fault_at: datetime, decision: dict
         summary["recovery"] = f"{recovery:g} s from decision to first all-pass run on the steady target"
     summary["notified"] = [n["subject"] for n in notifications]
 
-    expected = {
-        "incident": "rolled_back",
-        "no-known-good": "no_known_good",
-        "dry-run": "dry_run",
-        "not-a-deployment": "already_known_good",
-    }[name]
+    ok, verdict = _judge(name, world, decision, current, recovery)
+    return ScenarioResult(name, ok, verdict, world.timeline, summary, notifications)
+
+
+EXPECTED_ACTION = {
+    "incident": "rolled_back",
+    "no-known-good": "no_known_good",
+    "dry-run": "dry_run",
+    "not-a-deployment": "already_known_good",
+}
+
+
+def _judge(
+    name: str, world: IncidentWorld, decision: dict[str, Any], current: str, recovery: float | None
+) -> tuple[bool, str]:
+    """Did the loop close the way this scenario must close?"""
+    expected = EXPECTED_ACTION[name]
     if decision["action"] != expected:
-        return _result(name, False, f"expected {expected}, decided {decision['action']}", world, summary, notifications)
+        return False, f"expected {expected}, decided {decision['action']}"
     if name == "incident":
         if current != world.revisions[31]:
-            return _result(name, False, f"service on {world.label(current)}, not :31", world, summary, notifications)
+            return False, f"service on {world.label(current)}, not :31"
         if recovery is None:
-            return _result(name, False, "rolled back but recovery was never recorded", world, summary, notifications)
-        return _result(name, True, "rolled back :34 -> :31 and recovered", world, summary, notifications)
-    if world.simulator.update_calls and any(call[1] != f"{world.revisions[34]}" for call in _our_updates(world)):
-        return _result(name, False, "UpdateService was called by the rollback", world, summary, notifications)
-    return _result(name, True, f"safe decision: {expected}", world, summary, notifications)
+            return False, "rolled back but recovery was never recorded"
+        return True, "rolled back :34 -> :31 and recovered"
+    if _our_updates(world):
+        return False, "UpdateService was called by the rollback"
+    return True, f"safe decision: {expected}"
 
 
 def _our_updates(world: IncidentWorld) -> list[tuple[str, str]]:
@@ -183,17 +194,6 @@ def _recovery_seconds(world: IncidentWorld) -> float | None:
     )
     points = response["Datapoints"]
     return float(points[0]["Maximum"]) if points else None
-
-
-def _result(
-    name: str,
-    ok: bool,
-    verdict: str,
-    world: IncidentWorld,
-    summary: dict[str, Any],
-    notifications: list[dict[str, str]],
-) -> ScenarioResult:
-    return ScenarioResult(name, ok, verdict, world.timeline, summary, notifications)
 
 
 def format_report(result: ScenarioResult, printer: Callable[[str], None] = print) -> None:

@@ -87,8 +87,8 @@ class LoopbackAlb:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def probes(self, authenticated: bool = False) -> list[dict[str, Any]]:
-        """The seed's two probes pointed at this server (plus the authenticated pair the README recommends)."""
+    def probes(self) -> list[dict[str, Any]]:
+        """The seed's two probes, pointed at this server."""
         specs: list[dict[str, Any]] = [
             {"name": "mlflow-proxy", "url": f"{self.url}/api/mlflow/version", "expect_status": [401]},
             {

@@ -78,7 +78,6 @@ class IncidentWorld:
     route_broken_everywhere: bool = False
     timeline: list[TimelineEntry] = field(default_factory=list)
     alarm_state: str = "INSUFFICIENT_DATA"
-    decisions: list[dict[str, Any]] = field(default_factory=list)
     probe_reports: list[tuple[datetime, dict[str, Any]]] = field(default_factory=list)
     on_entry: Callable[[TimelineEntry], None] | None = None
 
@@ -201,8 +200,7 @@ class IncidentWorld:
         event = state_change_event(alarm, evaluation, previous, self.clock(), REGION, ACCOUNT)
         if not eventbridge_rule_matches(self.rule_pattern, event):
             return evaluation, None  # the rule only forwards ALARM
-        response = rollback_handler.handler(event, FakeLambdaContext("RollbackFunction"))
-        self.decisions.append(response)
+        response: dict[str, Any] = rollback_handler.handler(event, FakeLambdaContext("RollbackFunction"))
         return evaluation, response
 
     def minute(self) -> datetime:

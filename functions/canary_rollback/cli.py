@@ -19,14 +19,14 @@ from typing import Any, TextIO
 from canary_rollback.aws.clients import AwsClients
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.state_store import StateStore, update_with_retry
-from canary_rollback.config import GuardedService
+from canary_rollback.config import GuardedService, load_settings
 from canary_rollback.errors import CanaryRollbackError, ConfigError, EcsError, StateStoreError
 from canary_rollback.models import AlarmSignal, KnownGood, ServiceState
 from canary_rollback.notifications import revision_label
 from canary_rollback.probe_spec import parse_probes_json
 from canary_rollback.prober import build_session, run_probes
 from canary_rollback.rollback import RollbackResponder
-from canary_rollback.runtime import build_runtime
+from canary_rollback.runtime import Runtime, build_runtime
 
 EXIT_OK, EXIT_BAD_NEWS, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
 
@@ -85,13 +85,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _guarded(args: argparse.Namespace) -> tuple[GuardedService, StateStore, EcsGateway]:
+def _require_guarded(args: argparse.Namespace) -> GuardedService:
     given = {"--cluster": args.cluster, "--service": args.service, "--table": args.table}
     missing = [flag for flag, value in given.items() if not value]
     if missing:
         raise ConfigError(f"{', '.join(missing)} required (or CLUSTER_NAME / SERVICE_NAME / STATE_TABLE)")
+    return GuardedService(args.cluster, args.service)
+
+
+def _guarded(args: argparse.Namespace) -> tuple[GuardedService, StateStore, EcsGateway]:
+    guarded = _require_guarded(args)
     clients = AwsClients()
-    return GuardedService(args.cluster, args.service), StateStore(clients.dynamodb, args.table), EcsGateway(clients.ecs)
+    return guarded, StateStore(clients.dynamodb, args.table), EcsGateway(clients.ecs)
 
 
 def _emit(args: argparse.Namespace, out: TextIO, data: Any, lines: list[str]) -> None:
@@ -170,7 +175,7 @@ def _history(args: argparse.Namespace, out: TextIO) -> int:
 def _mark_known_good(args: argparse.Namespace, out: TextIO) -> int:
     guarded, store, ecs = _guarded(args)
     service = ecs.describe(guarded)
-    arn = ecs.resolve_task_definition(args.task_definition)  # fails clearly if it does not exist
+    arn, active = ecs.resolve_task_definition(args.task_definition)  # fails clearly if it does not exist
     now = datetime.now(UTC)
     operator = os.getenv("USER") or getpass.getuser()
     reason = f"{args.reason} ({operator} via CLI)"
@@ -182,7 +187,7 @@ def _mark_known_good(args: argparse.Namespace, out: TextIO) -> int:
     record = {"kind": "manual-known-good", "arn": arn, "reason": reason, "at": now.isoformat(), "service": guarded.key}
     store.audit(guarded, record, now)
     warnings = []
-    if not ecs.is_active(arn):
+    if not active:
         warnings.append("note: this revision is INACTIVE; a rollback will register a copy of it")
     family = arn.rsplit("/", 1)[-1].split(":")[0]
     if family != service.task_definition_arn.rsplit("/", 1)[-1].split(":")[0]:
@@ -192,8 +197,7 @@ def _mark_known_good(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _rollback_dry_run(args: argparse.Namespace, out: TextIO) -> int:
-    if not (args.cluster and args.service and args.table):
-        _guarded(args)  # raises the usage error
+    guarded = _require_guarded(args)
     env = {"CLUSTER_NAME": args.cluster, "SERVICE_NAME": args.service, "STATE_TABLE": args.table,
            "ROLLBACK_COOLDOWN_SECONDS": str(args.cooldown), "DRY_RUN": "true"}  # fmt: skip
     runtime = build_runtime(env, need_probes=False)
@@ -201,7 +205,7 @@ def _rollback_dry_run(args: argparse.Namespace, out: TextIO) -> int:
     alarm = AlarmSignal(
         "manual dry run", "ALARM", None, "canary-rollback rollback --dry-run", now.isoformat(), "eventbridge"
     )
-    decision = RollbackResponder(runtime, GuardedService(args.cluster, args.service)).preview(alarm, now)
+    decision = RollbackResponder(runtime, guarded).preview(alarm, now)
     data = {"action": decision.action, "reason": decision.reason, "current": decision.current,
             "target": decision.target, "needs_copy": decision.needs_copy}  # fmt: skip
     lines = [
@@ -219,7 +223,8 @@ def _probe(args: argparse.Namespace, out: TextIO) -> int:
     except OSError as exc:
         raise ConfigError(f"{args.config}: cannot be read ({exc.strerror})") from None
     specs = parse_probes_json(text, str(args.config))
-    runtime = build_runtime({"PROBES": text})  # secrets resolve exactly as in the Lambda
+    # A runtime without probes of its own: secrets resolve exactly as in the Lambda, the file is parsed once.
+    runtime = Runtime(settings=load_settings({}, need_probes=False), clients=AwsClients())
 
     with build_session(len(specs)) as session:
         results = run_probes(specs, session, runtime.resolve_secret)

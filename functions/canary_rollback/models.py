@@ -111,9 +111,6 @@ class ServiceState:
     version: int = 0
 
 
-AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
-
-
 @dataclass(frozen=True)
 class AlarmSignal:
     """One alarm state change, whichever way it was delivered."""

@@ -5,7 +5,7 @@ Metrics go out before any state is touched, so a broken state store never hides 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
@@ -78,7 +78,7 @@ def execute_probe_run(runtime: Runtime) -> ProbeRunReport:
         return outcome.state, outcome
 
     saved, outcome = update_with_retry(store, guarded, advance)
-    tracking = TrackingOutcome(saved, outcome.promoted, outcome.recovery, outcome.note)
+    tracking = replace(outcome, state=saved)
     logger.info(
         "known-good tracking",
         extra={"current": service.task_definition_arn, "steady": service.steady, "note": tracking.note},

@@ -144,17 +144,10 @@ def _read_capped(response: requests.Response, started: float, timeout_s: float) 
 def _failure_from_exception(spec: ProbeSpec, exc: requests.exceptions.RequestException) -> ProbeResult:
     reason: FailureReason
     # Order matters: ConnectTimeout is also a ConnectionError, SSLError is also a ConnectionError.
-    if isinstance(exc, requests.exceptions.Timeout) or _is_body_read_timeout(exc):
+    if isinstance(exc, requests.exceptions.Timeout):
         reason = "timeout"
     elif isinstance(exc, requests.exceptions.SSLError):
         reason = "tls"
     else:
         reason = "connection"
     return ProbeResult(spec.name, False, None, None, reason, type(exc).__name__)
-
-
-def _is_body_read_timeout(exc: requests.exceptions.RequestException) -> bool:
-    """requests reports a read timeout while streaming the body as a ConnectionError wrapping urllib3's."""
-    return isinstance(exc, requests.exceptions.ConnectionError) and any(
-        isinstance(arg, ReadTimeoutError) for arg in exc.args
-    )

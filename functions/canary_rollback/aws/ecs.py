@@ -68,9 +68,10 @@ class EcsGateway:
             raise EcsError(f"ECS service {guarded.key} not found ({reasons})")
         return observation_from_service(services[0])
 
-    def resolve_task_definition(self, reference: str) -> str:
-        """`family:revision` or an ARN -> the ARN ECS knows; an unknown revision is an EcsError."""
-        return str(self._describe_task_definition(reference)["taskDefinitionArn"])
+    def resolve_task_definition(self, reference: str) -> tuple[str, bool]:
+        """`family:revision` or an ARN -> (the ARN ECS knows, whether it is ACTIVE); unknown is an EcsError."""
+        definition = self._describe_task_definition(reference)
+        return str(definition["taskDefinitionArn"]), definition["status"] == "ACTIVE"
 
     def is_active(self, arn: str) -> bool:
         return bool(self._describe_task_definition(arn)["status"] == "ACTIVE")

@@ -15,10 +15,6 @@ class SnsNotifier:
         self._client = client
         self._topic_arn = topic_arn
 
-    @property
-    def enabled(self) -> bool:
-        return self._client is not None and self._topic_arn is not None
-
     def publish(self, notification: Notification) -> str | None:
         if self._client is None or self._topic_arn is None:
             return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -43,14 +44,7 @@ class StateStore:
 
     def save(self, guarded: GuardedService, state: ServiceState, expected_version: int) -> ServiceState:
         """Write `state` only if nobody wrote since `expected_version` was read. Returns it with its new version."""
-        saved = ServiceState(
-            known_good=state.known_good,
-            candidate=state.candidate,
-            last_rollback=state.last_rollback,
-            last_run_at=state.last_run_at,
-            last_run_ok=state.last_run_ok,
-            version=expected_version + 1,
-        )
+        saved = replace(state, version=expected_version + 1)
         if expected_version == 0:
             condition, values = "attribute_not_exists(pk)", None
         else:
