@@ -26,6 +26,8 @@ class MetricDatum:
     value: float
     dimensions: tuple[tuple[str, str], ...]
     timestamp: datetime
+    # StorageResolution 1: alarms with 10/20/30 s periods read only metrics stored at high resolution.
+    high_resolution: bool = False
 
 
 class MetricsSink(Protocol):
@@ -33,18 +35,21 @@ class MetricsSink(Protocol):
 
 
 def probe_run_metrics(results: Sequence[ProbeResult], service_name: str, at: datetime) -> list[MetricDatum]:
+    """Every probe metric at high resolution, scheduled runs included: the fast alarm reads 10 s periods."""
     data: list[MetricDatum] = []
+
+    def add(name: str, unit: Unit, value: float, dims: tuple[tuple[str, str], ...]) -> None:
+        data.append(MetricDatum(name, unit, value, dims, at, high_resolution=True))
+
     for result in results:
         dims = ((SERVICE_DIMENSION, service_name), (PROBE_DIMENSION, result.name))
-        data.append(MetricDatum("ProbeSuccess", "Count", 1 if result.ok else 0, dims, at))
+        add("ProbeSuccess", "Count", 1 if result.ok else 0, dims)
         if result.latency_ms is not None:
-            data.append(MetricDatum("ProbeLatency", "Milliseconds", result.latency_ms, dims, at))
-        data.append(MetricDatum("ProbeNotFound", "Count", 1 if result.status == 404 else 0, dims, at))
+            add("ProbeLatency", "Milliseconds", result.latency_ms, dims)
+        add("ProbeNotFound", "Count", 1 if result.status == 404 else 0, dims)
     aggregate = ((SERVICE_DIMENSION, service_name),)
-    failures = sum(1 for r in results if r.target_failure)
-    errors = sum(1 for r in results if r.reason == "error")
-    data.append(MetricDatum("ProbeFailures", "Count", failures, aggregate, at))
-    data.append(MetricDatum("ProbeErrors", "Count", errors, aggregate, at))
+    add("ProbeFailures", "Count", sum(1 for r in results if r.target_failure), aggregate)
+    add("ProbeErrors", "Count", sum(1 for r in results if r.reason == "error"), aggregate)
     return data
 
 
@@ -73,13 +78,14 @@ class EmfSink:
         self._service_name = service_name
 
     def publish(self, data: Sequence[MetricDatum]) -> None:
-        from aws_lambda_powertools.metrics import EphemeralMetrics
+        from aws_lambda_powertools.metrics import EphemeralMetrics, MetricResolution
 
         for dimensions, group in group_by_dimensions(data).items():
             blob = EphemeralMetrics(namespace=self._namespace, service=self._service_name)
             for name, value in dimensions:
                 blob.add_dimension(name=name, value=value)
             for datum in group:
-                blob.add_metric(name=datum.name, unit=datum.unit, value=datum.value)
+                resolution = MetricResolution.High if datum.high_resolution else MetricResolution.Standard
+                blob.add_metric(name=datum.name, unit=datum.unit, value=datum.value, resolution=resolution)
             blob.set_timestamp(group[0].timestamp)
             blob.flush_metrics()

@@ -44,6 +44,7 @@ def emitted(text: str) -> set[tuple[str, str, tuple[str, ...]]]:
         assert directive["Namespace"] == "CanaryRollback"
         (dimensions,) = directive["Dimensions"]
         for metric in directive["Metrics"]:
+            assert metric.get("StorageResolution") == 1, metric  # high resolution, for the fast alarm
             found.add((metric["Name"], metric["Unit"], tuple(sorted(dimensions))))
     return found
 

@@ -30,6 +30,7 @@ def test_per_probe_metrics_and_dimensions() -> None:
     assert _by("ProbeNotFound", "auth-service") == [0]
     assert _by("ProbeLatency", "slow") == []  # no response, no latency
     assert all(d.timestamp == T0 for d in data)
+    assert all(d.high_resolution for d in data)  # the fast alarm's 10 s periods need StorageResolution 1
 
 
 def test_aggregates_separate_target_failures_from_our_errors() -> None:
@@ -39,6 +40,7 @@ def test_aggregates_separate_target_failures_from_our_errors() -> None:
     assert {d.dimensions for d in aggregate} == {(("service", "svc"),)}
 
 
-def test_service_metric_shape() -> None:
+def test_service_metrics_are_standard_resolution_aggregates() -> None:
     datum = service_metric("Rollbacks", "Count", 1, "svc", T0)
-    assert (datum.name, datum.unit, datum.value, datum.dimensions) == ("Rollbacks", "Count", 1, (("service", "svc"),))
+    assert datum.dimensions == (("service", "svc"),)
+    assert not datum.high_resolution  # no alarm reads them below one minute
