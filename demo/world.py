@@ -17,6 +17,7 @@ import boto3
 
 from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.handlers import rollback as rollback_handler
+from canary_rollback.idempotency import RollbackApplication
 from canary_rollback.runtime import build_runtime
 from demo.alarm_evaluator import Evaluation, evaluate_alarm, state_change_event
 from demo.ecs_simulator import EcsRolloutSimulator
@@ -122,12 +123,14 @@ class IncidentWorld:
         clock = SimClock(start or real_now.replace(hour=18, minute=30, second=0, microsecond=0))
         world = cls(stack, simulator, alb, clock, revisions, rule)
         probe_handler.runtime.set(build_runtime(stack.function_env, clock=clock))
-        rollback_handler.runtime.set(build_runtime(stack.function_env, need_probes=False, clock=clock))
+        rollback_handler.application.set(
+            RollbackApplication(build_runtime(stack.function_env, need_probes=False, clock=clock))
+        )
         return world
 
     def close(self) -> None:
         probe_handler.runtime.set(None)
-        rollback_handler.runtime.set(None)
+        rollback_handler.application.set(None)
         self.simulator.close()
 
     # ---- observation -------------------------------------------------------------------------------

@@ -62,12 +62,10 @@ def handlers_reset() -> Iterator[None]:
     from canary_rollback.handlers import probe, rollback
 
     probe.runtime.set(None)
-    rollback.runtime.set(None)
-    rollback._deduplicator = None
+    rollback.application.set(None)
     yield
     probe.runtime.set(None)
-    rollback.runtime.set(None)
-    rollback._deduplicator = None
+    rollback.application.set(None)
 
 
 def emf_lines(text: str) -> list[dict[str, Any]]:

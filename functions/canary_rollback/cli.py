@@ -19,9 +19,9 @@ from typing import Any, TextIO
 from canary_rollback.aws.clients import AwsClients
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.state_store import StateStore, update_with_retry
-from canary_rollback.config import GuardedService, load_settings
+from canary_rollback.config import load_settings
 from canary_rollback.errors import CanaryRollbackError, ConfigError, EcsError, StateStoreError
-from canary_rollback.models import AlarmSignal, KnownGood, ServiceState
+from canary_rollback.models import AlarmSignal, GuardedService, KnownGood, ServiceState
 from canary_rollback.notifications import revision_label
 from canary_rollback.probe_spec import parse_probes_json
 from canary_rollback.prober import build_session, run_probes

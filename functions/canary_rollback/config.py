@@ -1,4 +1,4 @@
-"""Settings read once from the environment at cold start (SPEC section 2).
+"""Settings read once from the environment at cold start (README, "Configuration").
 
 A frozen value validated in one place: no silent defaults sprinkled through the code.
 """
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from canary_rollback.errors import ConfigError
+from canary_rollback.models import GuardedService
 from canary_rollback.probe_spec import ProbeSpec, parse_probes_json
 
 MetricsSink = Literal["emf", "cloudwatch"]
@@ -18,18 +19,6 @@ MetricsSink = Literal["emf", "cloudwatch"]
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
 _ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+")
-
-
-@dataclass(frozen=True)
-class GuardedService:
-    """The one ECS service a stack guards."""
-
-    cluster: str
-    service: str
-
-    @property
-    def key(self) -> str:
-        return f"{self.cluster}/{self.service}"
 
 
 @dataclass(frozen=True)
@@ -45,10 +34,9 @@ class Settings:
     rollback_cooldown_seconds: int
     dry_run: bool
     notify_topic_arn: str | None
-
-    @property
-    def tracks_known_good(self) -> bool:
-        return self.guarded is not None and self.state_table is not None
+    max_alarm_age_seconds: int = 600
+    # How long a pending rollback lock is presumed alive: RollbackFunction's timeout + 30 s (docs/design.md).
+    rollback_lock_lease_seconds: int = 150
 
 
 def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settings:
@@ -90,6 +78,8 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
         rollback_cooldown_seconds=_int(env, "ROLLBACK_COOLDOWN_SECONDS", 900, minimum=0),
         dry_run=_bool(env, "DRY_RUN", False),
         notify_topic_arn=topic,
+        max_alarm_age_seconds=_int(env, "MAX_ALARM_AGE_SECONDS", 600, minimum=60),
+        rollback_lock_lease_seconds=_int(env, "ROLLBACK_LOCK_LEASE_SECONDS", 150, minimum=30),
     )
 
 

@@ -25,3 +25,11 @@ class EcsError(CanaryRollbackError):
 
 class SecretUnavailable(CanaryRollbackError):
     """A probe's auth secret could not be read. Never carries the secret value."""
+
+
+class AlarmLookupError(CanaryRollbackError):
+    """CloudWatch could not say whether the alarm is still firing (throttled past retries, unreachable)."""
+
+
+class ReportingError(CanaryRollbackError):
+    """A notification or a metric could not be published (missing topic, access denied...)."""

@@ -1,8 +1,10 @@
 """Duplicate deliveries of one alarm state change (SNS and EventBridge are at-least-once) act once.
 
 powertools Idempotency keyed on (alarm, state, state timestamp), stored in the StateTable. A duplicate that
-arrives after the first finished gets the first one's answer; one that arrives while it runs gets
-`in_progress`. Distinct alarms racing each other are the per-service lock's job (rollback.py).
+arrives after the first finished gets the first one's answer. One that arrives while the first may still run
+fails with powertools' in-progress error, so Lambda retries it later; the in-progress marker expires at the
+first attempt's deadline (`register_lambda_context`), after which a retry resumes that attempt's lock
+(docs/design.md, "The rollback lock"). Distinct alarms racing each other are the lock's job (rollback.py).
 """
 
 from __future__ import annotations
@@ -21,23 +23,27 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from canary_rollback.alarm_events import parse_alarm_event
 from canary_rollback.aws.clients import error_code
 from canary_rollback.aws.state_store import TTL_ATTRIBUTE
 from canary_rollback.config import require_rollback_settings
 from canary_rollback.errors import StateStoreError
 from canary_rollback.models import AlarmSignal
+from canary_rollback.observability import logger
 from canary_rollback.rollback import RollbackResponder
 from canary_rollback.runtime import Runtime
 
 DUPLICATE_WINDOW_SECONDS = 3600
 
 
-class AlarmDeduplicator:
+class RollbackApplication:
+    """What RollbackFunction's handler owns: the runtime, the responder and the deduplicating wrapper."""
+
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         guarded, table = require_rollback_settings(runtime.settings)
         self._table = table
-        self._responder = RollbackResponder(runtime, guarded)
+        self.responder = RollbackResponder(runtime, guarded)
         self._config = IdempotencyConfig(
             event_key_jmespath="[alarm_name, state, changed_at]",
             expires_after_seconds=DUPLICATE_WINDOW_SECONDS,
@@ -56,15 +62,27 @@ class AlarmDeduplicator:
             config=self._config,
         )(self._respond_once)
 
+    def handle(self, event: Any, context: LambdaContext | None) -> dict[str, Any]:
+        alarm = parse_alarm_event(event)
+        if alarm is None:
+            shape = sorted(event) if isinstance(event, dict) else type(event).__name__
+            logger.warning("unrecognised event ignored", extra={"event_shape": shape})
+        return self.respond(alarm, context)
+
     def respond(self, alarm: AlarmSignal | None, context: LambdaContext | None) -> dict[str, Any]:
         if alarm is None or alarm.state != "ALARM":
-            return self._responder.respond(alarm).as_response()  # nothing to act on: nothing to deduplicate
+            return self.responder.respond(alarm).as_response()  # nothing to act on: nothing to deduplicate
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             self._config.register_lambda_context(context)
         try:
             response: dict[str, Any] = self._once(alarm=asdict(alarm))
         except IdempotencyAlreadyInProgressError:
-            return self._responder.duplicate_in_progress(alarm).as_response()
+            # Never a success: the first attempt may still die, and this delivery is what brings it back.
+            logger.warning(
+                "the same alarm state change is being handled by another invocation; failing so Lambda retries",
+                extra={"alarm": alarm.alarm_name, "changed_at": alarm.changed_at},
+            )
+            raise
         except IdempotencyPersistenceLayerError as exc:
             code = error_code(exc.__cause__) if exc.__cause__ else type(exc).__name__
             if code == "ResourceNotFoundException":
@@ -73,4 +91,4 @@ class AlarmDeduplicator:
         return response
 
     def _respond_once(self, alarm: dict[str, Any]) -> dict[str, Any]:
-        return self._responder.respond(AlarmSignal(**alarm)).as_response()
+        return self.responder.respond(AlarmSignal(**alarm)).as_response()

@@ -1,4 +1,7 @@
-"""The values that flow between probing, tracking and rollback. Plain data: no AWS, no I/O."""
+"""The values that flow between probing, tracking and rollback. Plain data: no AWS, no I/O.
+
+The stored shapes (state item, rollback record, pause flag) are described in docs/design.md.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from canary_rollback.rollback_lock import Claim, RollbackRecord
+
 FailureReason = Literal["status", "body", "latency", "timeout", "connection", "tls", "error"]
 TARGET_REASONS: frozenset[str] = frozenset({"status", "body", "latency", "timeout", "connection", "tls"})
+
+
+@dataclass(frozen=True)
+class GuardedService:
+    """The one ECS service a stack guards."""
+
+    cluster: str
+    service: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.cluster}/{self.service}"
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,7 @@ class Deployment:
     rollout_state: str | None  # COMPLETED | IN_PROGRESS | FAILED
     running_count: int
     desired_count: int
+    pending_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -55,14 +73,19 @@ class ServiceObservation:
 
     @property
     def steady(self) -> bool:
-        """SPEC 4: exactly one deployment, PRIMARY, on the service's task definition, COMPLETED, all running."""
+        """One PRIMARY deployment on the service's task definition, rolled out, everything running.
+
+        ECS omits `rolloutState` for some services (a Classic Load Balancer, for one); then nothing pending
+        stands in for COMPLETED, or such a service could never earn a known-good (docs/design.md).
+        """
         if len(self.deployments) != 1:
             return False
         only = self.deployments[0]
+        rolled_out = only.pending_count == 0 if only.rollout_state is None else only.rollout_state == "COMPLETED"
         return (
             only.status == "PRIMARY"
             and only.task_definition_arn == self.task_definition_arn
-            and only.rollout_state == "COMPLETED"
+            and rolled_out
             and self.running_count == self.desired_count
             and only.running_count == only.desired_count
         )
@@ -83,20 +106,13 @@ class Candidate:
     since: datetime
 
 
-RollbackStatus = Literal["pending", "done", "failed"]
-RecoveryOutcome = Literal["recovered", "not_recovered"]
-
-
 @dataclass(frozen=True)
-class RollbackRecord:
-    rollback_id: str
+class PauseFlag:
+    """An operator stopped automatic rollback (`canary-rollback pause`); probes and tracking go on."""
+
+    by: str
     at: datetime
-    alarm: str
-    from_arn: str
-    to_arn: str
-    status: RollbackStatus
-    outcome: RecoveryOutcome | None = None
-    recovered_at: datetime | None = None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,9 @@ class ServiceState:
     last_rollback: RollbackRecord | None = None
     last_run_at: datetime | None = None
     last_run_ok: bool | None = None
+    # The scheduled event id of the last run that was counted: an async retry of that run counts once.
+    last_run_id: str | None = None
+    paused: PauseFlag | None = None
     version: int = 0
 
 
@@ -123,11 +142,31 @@ class AlarmSignal:
     delivery: Literal["eventbridge", "lambda-action", "sns"]
     alarm_arn: str | None = None
 
-    def idempotency_payload(self) -> dict[str, str]:
-        return {"alarm": self.alarm_name, "state": self.state, "changed_at": self.changed_at}
+    @property
+    def state_change(self) -> str:
+        """Identifies this state change across deliveries (EventBridge, SNS, alarm action): the lock's owner."""
+        return f"{self.alarm_name}|{self.state}|{self.changed_at}"
 
 
-Action = Literal["rolled_back", "dry_run", "ignored", "no_known_good", "already_known_good", "in_progress", "cooldown"]
+@dataclass(frozen=True)
+class AlarmNow:
+    """What CloudWatch says about the alarm at decision time. `known=False`: no such alarm (deleted, a test)."""
+
+    known: bool
+    state: str | None = None
+
+
+Action = Literal[
+    "rolled_back",
+    "dry_run",
+    "ignored",
+    "no_known_good",
+    "already_known_good",
+    "in_progress",
+    "cooldown",
+    "stale",
+    "paused",
+]
 
 
 @dataclass(frozen=True)
@@ -139,3 +178,5 @@ class Decision:
     # Set when the known-good was deregistered: ECS refuses INACTIVE revisions, so a copy must be registered.
     needs_copy: bool = False
     notify: bool = False
+    # How a `rolled_back` decision holds the lock: a fresh lock, its own dead attempt's, or an abandoned one's.
+    claim: Claim = "free"

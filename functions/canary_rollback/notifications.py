@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from canary_rollback.config import GuardedService
-from canary_rollback.models import AlarmSignal, Decision
+from canary_rollback.models import AlarmSignal, Decision, GuardedService
 from canary_rollback.tracking import RecoveryEvent
 
 _SUBJECT_LIMIT = 100  # SNS rejects longer subjects

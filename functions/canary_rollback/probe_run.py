@@ -1,14 +1,17 @@
-"""One scheduled probe run: probe, publish metrics, then advance known-good tracking.
+"""One scheduled probe run: describe, probe, publish metrics, describe again, advance known-good tracking.
 
-Metrics go out before any state is touched, so a broken state store never hides what the probes saw.
+Metrics go out before any state is touched, so a broken state store (or ECS API) never hides what the
+probes saw; and the run ends before the Lambda does, so a hung target is a failure, never missing data.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.errors import EcsError
 from canary_rollback.metrics import probe_run_metrics, service_metric
 from canary_rollback.models import ProbeResult, ServiceObservation, ServiceState
 from canary_rollback.notifications import recovery_notification
@@ -53,35 +56,68 @@ class ProbeRunReport:
         }
 
 
-def execute_probe_run(runtime: Runtime) -> ProbeRunReport:
+# Left of the Lambda's time after the probes: the metrics (EMF: a print; PutMetricData: one call), the second
+# DescribeServices and the state write. Probes still unanswered at the deadline are timeouts.
+PUBLISH_MARGIN_SECONDS = 5.0
+
+
+class RemainingTime(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
+
+
+def run_deadline(context: object, margin_seconds: float = PUBLISH_MARGIN_SECONDS) -> float | None:
+    """The run's deadline on the monotonic clock: the invocation's remaining time less the margin."""
+    if not hasattr(context, "get_remaining_time_in_millis"):
+        return None  # called outside Lambda (the CLI, a script): the probes' own timeouts bound the run
+    remaining = int(context.get_remaining_time_in_millis()) / 1000
+    return time.monotonic() + max(remaining - margin_seconds, 0.0)
+
+
+def execute_probe_run(runtime: Runtime, deadline: float | None = None, run_id: str | None = None) -> ProbeRunReport:
+    settings = runtime.settings
+    store = runtime.store
+    guarded = settings.guarded
+    tracking_on = guarded is not None and store is not None
+
     specs = runtime.probe_specs()
-    results = run_probes(specs, runtime.http_session(len(specs)), runtime.resolve_secret)
+    before: ServiceObservation | None = None
+    before_error: EcsError | None = None
+    if tracking_on and guarded is not None:
+        try:
+            before = runtime.ecs.describe(guarded)
+        except EcsError as exc:  # still probe and publish: an ECS outage must not hide what the probes see
+            before_error = exc
+    results = run_probes(specs, runtime.http_session(len(specs)), runtime.resolve_secret, deadline)
     now = runtime.clock()
     for result in results:
         logger.info(
             "probe result",
             extra={"probe": result.as_dict(), "detail": result.detail},
         )
-    runtime.metrics_sink.publish(probe_run_metrics(results, runtime.settings.service_name, now))
+    runtime.metrics_sink.publish(probe_run_metrics(results, settings.service_name, now))
 
-    settings = runtime.settings
-    store = runtime.store
-    if settings.guarded is None or store is None:
+    if guarded is None or store is None:
         return ProbeRunReport(results, None, None, settings.known_good_after)
+    if before_error is not None:
+        raise before_error
 
-    guarded = settings.guarded
     run_ok = all(result.ok for result in results)
     service = runtime.ecs.describe(guarded)
 
     def advance(state: ServiceState) -> tuple[ServiceState, TrackingOutcome]:
-        outcome = track_run(state, service, run_ok, now, settings.known_good_after)
+        outcome = track_run(state, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id)
         return outcome.state, outcome
 
     saved, outcome = update_with_retry(store, guarded, advance)
     tracking = replace(outcome, state=saved)
     logger.info(
         "known-good tracking",
-        extra={"current": service.task_definition_arn, "steady": service.steady, "note": tracking.note},
+        extra={
+            "current": service.task_definition_arn,
+            "before": before.task_definition_arn if before else None,
+            "steady": service.steady,
+            "note": tracking.note,
+        },
     )
 
     if tracking.promoted is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import requests
 import urllib3
@@ -50,12 +50,32 @@ def run_probes(
     specs: Sequence[ProbeSpec],
     session: requests.Session,
     resolve_secret: SecretResolver,
+    deadline: float | None = None,
 ) -> list[ProbeResult]:
-    """All probes at once, results in spec order."""
-    if len(specs) == 1:
-        return [probe_once(specs[0], session, resolve_secret)]
-    with ThreadPoolExecutor(max_workers=len(specs), thread_name_prefix="probe") as pool:
-        return list(pool.map(lambda spec: probe_once(spec, session, resolve_secret), specs))
+    """All probes at once, results in spec order, one result per spec whatever happens.
+
+    `deadline` (a `time.monotonic()` value) bounds the whole run: a probe still unanswered then is a
+    `timeout` (DNS that hangs is not bounded by requests' own timeouts). The run must end before the Lambda
+    does, or no metric at all is published and the alarm reads missing data as "not breaching".
+    """
+    pool = ThreadPoolExecutor(max_workers=max(len(specs), 1), thread_name_prefix="probe")
+    try:
+        futures = [pool.submit(probe_once, spec, session, resolve_secret) for spec in specs]
+        remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        wait(futures, timeout=remaining)
+        return [_settled(spec, future) for spec, future in zip(specs, futures, strict=True)]
+    finally:
+        # Never wait for a hung probe thread: Lambda freezes it with the container once the handler returns.
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _settled(spec: ProbeSpec, future: Future[ProbeResult]) -> ProbeResult:
+    if not future.done():
+        return ProbeResult(spec.name, False, None, None, "timeout", "no answer before the run's deadline")
+    error = future.exception()
+    if error is not None:  # a bug or an unforeseen library error: this probe's `error`, never the run's
+        return ProbeResult(spec.name, False, None, None, "error", f"probe crashed: {type(error).__name__}")
+    return future.result()
 
 
 def probe_once(spec: ProbeSpec, session: requests.Session, resolve_secret: SecretResolver) -> ProbeResult:

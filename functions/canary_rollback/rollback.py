@@ -1,26 +1,32 @@
-"""Respond to one alarm signal: gather inputs, decide (pure), carry the decision out, record it.
+"""Respond to one alarm signal: gather inputs, decide (pure), hold the lock, act once, report.
 
-Exactly-once acting rests on two mechanisms:
-  * powertools Idempotency (in the handler) collapses duplicate deliveries of one alarm state change;
-  * the per-service lock here: a `pending` rollback record written conditionally *before* UpdateService.
-    Any concurrent responder loses that write, re-reads, and decides `in_progress` instead of acting.
+What each AWS call may do to us, and the answer (docs/design.md, "Failure at every step"):
+  * DescribeAlarms / GetItem / DescribeServices fail -> nothing was changed; raise, Lambda retries.
+  * the conditional lock write loses a race -> decide again on fresh state (another responder acts).
+  * RegisterTaskDefinition / UpdateService fail -> the lock is marked failed (no cooldown held), the error is
+    audited and raised, Lambda retries and decides afresh.
+  * the process dies after the lock and before UpdateService returns -> the lock stays pending; the same
+    state change's retry resumes it, any other takes it over once its lease is over.
+  * anything after ECS accepted UpdateService (lock bookkeeping, audit, metric, SNS) fails -> logged, never
+    raised: the answer stays `rolled_back`, and a redelivery answers the same without a second UpdateService.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
-from canary_rollback.config import GuardedService
 from canary_rollback.decision import RollbackSettings, decide_rollback
 from canary_rollback.errors import CanaryRollbackError, EcsError, StateConflict
 from canary_rollback.metrics import service_metric
-from canary_rollback.models import AlarmSignal, Decision, KnownGood, RollbackRecord, ServiceState
+from canary_rollback.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
 from canary_rollback.notifications import decision_notification, revision_label
 from canary_rollback.observability import logger
+from canary_rollback.rollback_lock import RollbackRecord, take_lock
 from canary_rollback.runtime import Runtime
 
 LOCK_ATTEMPTS = 5
@@ -51,37 +57,37 @@ class RollbackResponder:
         store = runtime.store
         assert store is not None  # require_rollback_settings guarantees a table
         self._store = store
+        settings = runtime.settings
         self._settings = RollbackSettings(
-            cooldown_seconds=runtime.settings.rollback_cooldown_seconds,
-            dry_run=runtime.settings.dry_run,
+            cooldown_seconds=settings.rollback_cooldown_seconds,
+            dry_run=settings.dry_run,
+            max_alarm_age_seconds=settings.max_alarm_age_seconds,
+            lock_lease_seconds=settings.rollback_lock_lease_seconds,
         )
 
     def respond(self, alarm: AlarmSignal | None) -> RollbackOutcome:
         now = self._rt.clock()
-        if alarm is None or alarm.state != "ALARM":
-            return self._finish(alarm, decide_rollback(alarm, None, ServiceState(), now, self._settings), now)
         try:
-            decision = self._decide_and_act(alarm, now)
+            if alarm is None or alarm.state != "ALARM":
+                decision = decide_rollback(alarm, None, ServiceState(), now, self._settings)
+                acted = False
+            else:
+                decision, acted = self._decide_and_act(alarm, now)
+            outcome = RollbackOutcome(decision, alarm, self._guarded)
+            self._report(outcome, now, best_effort=acted)
         except CanaryRollbackError as exc:
             self._record_error(alarm, exc, now)
             raise
-        return self._finish(alarm, decision, now)
-
-    def duplicate_in_progress(self, alarm: AlarmSignal) -> RollbackOutcome:
-        """Another invocation is handling this very alarm state change (powertools Idempotency said so)."""
-        decision = Decision(
-            "in_progress",
-            f"a duplicate delivery of alarm {alarm.alarm_name} at {alarm.changed_at} is being handled",
-            None,
-            None,
-        )
-        return self._finish(alarm, decision, self._rt.clock())
+        return outcome
 
     def preview(self, alarm: AlarmSignal, now: datetime) -> Decision:
         """What the alarm would decide now: gathers the same inputs, acts on nothing, records nothing."""
-        return self._decide(alarm, now)[1]
+        return self._decide(alarm, now, None)[2]
 
-    def _decide(self, alarm: AlarmSignal, now: datetime) -> tuple[ServiceState, Decision]:
+    # ---- deciding ------------------------------------------------------------------------------------
+    def _decide(
+        self, alarm: AlarmSignal, now: datetime, alarm_now: AlarmNow | None
+    ) -> tuple[ServiceState, str, Decision]:
         ecs = self._rt.ecs
         # State first, then the service: a `done` rollback read here is always visible in the service.
         state = self._store.load(self._guarded)
@@ -89,74 +95,110 @@ class RollbackResponder:
         known_good = state.known_good
         needs_check = known_good is not None and known_good.arn != service.task_definition_arn
         active = ecs.is_active(known_good.arn) if needs_check and known_good else True
-        return state, decide_rollback(alarm, service, state, now, self._settings, known_good_active=active)
+        decision = decide_rollback(
+            alarm, service, state, now, self._settings, known_good_active=active, alarm_now=alarm_now
+        )
+        return state, service.task_definition_arn, decision
 
-    def _decide_and_act(self, alarm: AlarmSignal, now: datetime) -> Decision:
+    def _decide_and_act(self, alarm: AlarmSignal, now: datetime) -> tuple[Decision, bool]:
+        """(decision, whether ECS was asked to act). Loops only when another responder wrote the state first."""
+        alarm_now = self._rt.alarms.now(alarm.alarm_name)
         for _ in range(LOCK_ATTEMPTS):
-            state, decision = self._decide(alarm, now)
+            state, current, decision = self._decide(alarm, now, alarm_now)
             if decision.action != "rolled_back":
-                return decision
-            assert decision.current is not None
-            assert decision.target is not None
-            lock = RollbackRecord(
-                rollback_id=uuid.uuid4().hex[:12],
-                at=now,
-                alarm=alarm.alarm_name,
-                from_arn=decision.current,
-                to_arn=decision.target,
-                status="pending",
-            )
-            try:
-                self._store.save(self._guarded, replace(state, last_rollback=lock), state.version)
-            except StateConflict:
-                continue  # someone else changed the state first: decide again on fresh data
-            return self._carry_out(decision, lock)
+                return decision, False
+            if decision.claim == "replay":
+                return decision, False  # answered before; nothing to do, nobody to tell twice
+            lock = state.last_rollback
+            if decision.claim != "resume" or lock is None:
+                lock = self._new_lock(alarm, decision, state, now)
+                try:
+                    self._store.save(self._guarded, replace(state, last_rollback=lock), state.version)
+                except StateConflict:
+                    continue  # someone else changed the state first: decide again on fresh data
+                if decision.claim == "takeover":
+                    self._audit_takeover(state.last_rollback, lock, now)
+            return self._carry_out(decision, lock, current), True
         raise StateConflict(f"state of {self._guarded.key} kept changing; no decision after {LOCK_ATTEMPTS} tries")
 
-    def _carry_out(self, decision: Decision, lock: RollbackRecord) -> Decision:
+    def _new_lock(self, alarm: AlarmSignal, decision: Decision, state: ServiceState, now: datetime) -> RollbackRecord:
+        assert decision.current is not None
         assert decision.target is not None
-        target = decision.target
+        abandoned = state.last_rollback
+        # Taking over a lock whose UpdateService already went through keeps that rollback's origin.
+        from_arn = abandoned.from_arn if abandoned and decision.current == abandoned.to_arn else decision.current
+        return take_lock(
+            rollback_id=uuid.uuid4().hex[:12],
+            now=now,
+            alarm=alarm.alarm_name,
+            state_change=alarm.state_change,
+            from_arn=from_arn,
+            to_arn=decision.target,
+            lease=timedelta(seconds=self._settings.lock_lease_seconds),
+            replacing=abandoned,
+        )
+
+    # ---- acting --------------------------------------------------------------------------------------
+    def _carry_out(self, decision: Decision, lock: RollbackRecord, current: str) -> Decision:
         reason = decision.reason
         try:
-            if decision.needs_copy:
-                target = self._rt.ecs.register_copy(decision.target)
+            if decision.needs_copy and lock.copied_from is None:
+                lock = self._register_copy(lock)
                 reason = (
-                    f"known-good {revision_label(decision.target)} is deregistered (INACTIVE) and ECS will not "
-                    f"deploy it; registered copy {revision_label(target)} and rolled back to it"
+                    f"known-good {revision_label(lock.copied_from)} is deregistered (INACTIVE) and ECS will not "
+                    f"deploy it; registered copy {revision_label(lock.to_arn)} and rolled back to it"
                 )
-            self._rt.ecs.update_service(self._guarded, target)
+            if current != lock.to_arn:  # a resumed attempt may find its UpdateService already went through
+                self._rt.ecs.update_service(self._guarded, lock.to_arn)
         except EcsError:
             self._release(lock)
             raise
+        # ECS accepted: from here on nothing may fail the invocation (docs/design.md).
+        self._best_effort("mark the rollback done", lambda: self._mark_done(lock))
+        return replace(decision, target=lock.to_arn, reason=reason)
 
-        copied_from = decision.target if decision.needs_copy else None
+    def _register_copy(self, lock: RollbackRecord) -> RollbackRecord:
+        """Register the copy and record it in the lock before UpdateService, so a resumed attempt reuses it."""
+        copy_arn = self._rt.ecs.register_copy(lock.to_arn)
+        copied = lock.copied(copy_arn)
+        self._update_lock(lock, lambda held: held.copied(copy_arn))
+        return copied
 
+    def _mark_done(self, lock: RollbackRecord) -> None:
         def finish(state: ServiceState) -> tuple[ServiceState, None]:
-            rollback = state.last_rollback
-            if rollback is None or rollback.rollback_id != lock.rollback_id:
+            held = state.last_rollback
+            if held is None or held.rollback_id != lock.rollback_id:
                 return state, None  # superseded; keep what is there
-            done = replace(rollback, status="done", to_arn=target)
+            done = held.accepted(lock.to_arn)
             known_good = state.known_good
-            if copied_from is not None and known_good is not None and known_good.arn == copied_from:
-                known_good = KnownGood(target, known_good.since, known_good.reason, copied_from=copied_from)
+            if lock.copied_from is not None and known_good is not None and known_good.arn == lock.copied_from:
+                known_good = KnownGood(lock.to_arn, known_good.since, known_good.reason, copied_from=lock.copied_from)
             return replace(state, last_rollback=done, known_good=known_good), None
 
         update_with_retry(self._store, self._guarded, finish)
-        return replace(decision, target=target, reason=reason)
 
     def _release(self, lock: RollbackRecord) -> None:
-        """UpdateService failed: mark the attempt failed so the next alarm (or retry) may act. No half state."""
+        """RegisterTaskDefinition or UpdateService failed: the attempt is over; it holds no cooldown."""
+        try:
+            self._update_lock(lock, lambda held: held.refused())
+        except CanaryRollbackError:
+            # The lock stays pending: this state change's retry resumes it, another takes it over after the lease.
+            logger.exception("could not mark the rollback attempt failed", extra={"rollback_id": lock.rollback_id})
 
-        def fail(state: ServiceState) -> tuple[ServiceState, None]:
-            rollback = state.last_rollback
-            if rollback is None or rollback.rollback_id != lock.rollback_id:
+    def _update_lock(self, lock: RollbackRecord, change: Callable[[RollbackRecord], RollbackRecord]) -> None:
+        def apply(state: ServiceState) -> tuple[ServiceState, None]:
+            held = state.last_rollback
+            if held is None or held.rollback_id != lock.rollback_id:
                 return state, None
-            return replace(state, last_rollback=replace(rollback, status="failed")), None
+            return replace(state, last_rollback=change(held)), None
 
-        update_with_retry(self._store, self._guarded, fail)
+        update_with_retry(self._store, self._guarded, apply)
 
-    def _finish(self, alarm: AlarmSignal | None, decision: Decision, now: datetime) -> RollbackOutcome:
-        outcome = RollbackOutcome(decision, alarm, self._guarded)
+    # ---- reporting -----------------------------------------------------------------------------------
+    def _report(self, outcome: RollbackOutcome, now: datetime, *, best_effort: bool) -> None:
+        """Audit, metric, notification. Before any action they must succeed (a retry decides again); after
+        ECS accepted an UpdateService they are best effort, so a broken topic cannot undo a rollback's answer."""
+        decision, alarm = outcome.decision, outcome.alarm
         record = {
             "kind": "decision",
             **outcome.as_response(),
@@ -166,27 +208,47 @@ class RollbackResponder:
             "at": now.isoformat(),
         }
         logger.info("rollback decision", extra={"decision": record})
-        self._store.audit(self._guarded, record, now)
-        if decision.action in ("rolled_back", "no_known_good"):
-            self._rt.metrics_sink.publish(
-                [
-                    service_metric(
-                        "Rollbacks",
-                        "Count",
-                        1 if decision.action == "rolled_back" else 0,
-                        self._rt.settings.service_name,
-                        now,
-                    )
-                ]
-            )
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("write the audit record", lambda: self._store.audit(self._guarded, record, now))
+        ]
+        if decision.action in ("rolled_back", "no_known_good") and decision.claim != "replay":
+            value = 1 if decision.action == "rolled_back" else 0
+            metric = service_metric("Rollbacks", "Count", value, self._rt.settings.service_name, now)
+            steps.append(("publish the Rollbacks metric", lambda: self._rt.metrics_sink.publish([metric])))
         if decision.notify:
-            self._rt.notifier.publish(decision_notification(self._guarded, alarm, decision))
-        return outcome
+            message = decision_notification(self._guarded, alarm, decision)
+            steps.append(("send the notification", lambda: self._rt.notifier.publish(message)))
+        for what, step in steps:
+            if best_effort:
+                self._best_effort(what, step)
+            else:
+                step()
 
-    def _record_error(self, alarm: AlarmSignal, exc: Exception, now: datetime) -> None:
+    def _best_effort(self, what: str, step: Callable[[], object]) -> None:
+        try:
+            step()
+        except Exception:  # after UpdateService nothing may fail the invocation; the log keeps the evidence
+            logger.exception(f"rollback reached ECS but could not {what}", extra={"service": self._guarded.key})
+
+    def _audit_takeover(self, abandoned: RollbackRecord | None, lock: RollbackRecord, now: datetime) -> None:
+        record = {
+            "kind": "takeover",
+            "rollback_id": lock.rollback_id,
+            "abandoned": abandoned.rollback_id if abandoned else None,
+            "abandoned_alarm": abandoned.alarm if abandoned else None,
+            "abandoned_at": abandoned.at.isoformat() if abandoned else None,
+            "lease_ended": abandoned.lease_end.isoformat() if abandoned else None,
+            "cluster": self._guarded.cluster,
+            "service": self._guarded.service,
+            "at": now.isoformat(),
+        }
+        logger.warning("took over an abandoned rollback lock", extra={"takeover": record})
+        self._store.audit(self._guarded, record, now)
+
+    def _record_error(self, alarm: AlarmSignal | None, exc: Exception, now: datetime) -> None:
         record = {
             "kind": "error",
-            "alarm": alarm.alarm_name,
+            "alarm": alarm.alarm_name if alarm else None,
             "error": type(exc).__name__,
             "message": str(exc),
             "cluster": self._guarded.cluster,

@@ -10,9 +10,11 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Generic, TypeVar
 
 import requests
 
+from canary_rollback.aws.alarms import AlarmReader
 from canary_rollback.aws.clients import AwsClients
 from canary_rollback.aws.cloudwatch import CloudWatchSink
 from canary_rollback.aws.ecs import EcsGateway
@@ -25,6 +27,7 @@ from canary_rollback.probe_spec import ProbeSpec
 from canary_rollback.prober import build_session
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -69,6 +72,10 @@ class Runtime:
         return EmfSink(self.settings.namespace, self.settings.service_name)
 
     @property
+    def alarms(self) -> AlarmReader:
+        return AlarmReader(self.clients.cloudwatch)
+
+    @property
     def ecs(self) -> EcsGateway:
         return EcsGateway(self.clients.ecs)
 
@@ -95,20 +102,21 @@ def build_runtime(
     return Runtime(settings=settings, clients=clients or AwsClients(), clock=clock)
 
 
-class RuntimeHolder:
-    """The per-container cache handlers use; tests and the demo install their own Runtime with `set`."""
+class Lazy(Generic[T]):
+    """A handler's per-container object, built at the first invocation (so a broken configuration fails that
+    invocation with one message, not the import) and replaceable in tests and the demo with `set`."""
 
-    def __init__(self, need_probes: bool) -> None:
-        self._need_probes = need_probes
-        self._runtime: Runtime | None = None
+    def __init__(self, build: Callable[[], T]) -> None:
+        self._build = build
+        self._value: T | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> Runtime:
+    def get(self) -> T:
         with self._lock:
-            if self._runtime is None:
-                self._runtime = build_runtime(need_probes=self._need_probes)
-            return self._runtime
+            if self._value is None:
+                self._value = self._build()
+            return self._value
 
-    def set(self, runtime: Runtime | None) -> None:
+    def set(self, value: T | None) -> None:
         with self._lock:
-            self._runtime = runtime
+            self._value = value

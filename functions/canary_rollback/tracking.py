@@ -1,7 +1,9 @@
-"""Known-good tracking (SPEC section 4) and recovery detection after a rollback. Pure functions.
+"""Known-good tracking and recovery detection after a rollback. Pure functions (docs/design.md).
 
 "Known-good" means *seen healthy*: N consecutive all-pass probe runs on a steady service. A revision that
-never rolled out (the incident's :32 and :33) is never steady, so it can never become known-good.
+never rolled out (the incident's :32 and :33) is never steady, so it can never become known-good. A run
+counts only if the service was steady on the same revision when it started and when it ended: a rollout
+that completes mid-run would otherwise be credited with a pass the old tasks answered.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from canary_rollback.models import Candidate, KnownGood, RollbackRecord, ServiceObservation, ServiceState
+from canary_rollback.models import Candidate, KnownGood, ServiceObservation, ServiceState
+from canary_rollback.rollback_lock import RollbackRecord
 
 
 @dataclass(frozen=True)
@@ -33,9 +36,22 @@ def track_run(
     run_ok: bool,
     now: datetime,
     known_good_after: int,
+    *,
+    before: ServiceObservation | None = None,
+    run_id: str | None = None,
 ) -> TrackingOutcome:
-    candidate, known_good, promoted, note = _advance_streak(state, service, run_ok, now, known_good_after)
-    last_rollback, recovery = _check_recovery(state.last_rollback, service, run_ok, now)
+    """Advance the streak with one run. `service` is the service as the run ended, `before` as it began
+    (None: the caller observed it once); `run_id` is the scheduled event's id, so an async retry of a run
+    that was already counted changes nothing."""
+    if run_id is not None and state.last_run_id == run_id:
+        return TrackingOutcome(state, None, None, f"run {run_id} was already counted (a retried delivery)")
+    steady_throughout = service.steady and (
+        before is None or (before.steady and before.task_definition_arn == service.task_definition_arn)
+    )
+    candidate, known_good, promoted, note = _advance_streak(
+        state, service.task_definition_arn, steady_throughout, run_ok, now, known_good_after
+    )
+    last_rollback, recovery = _check_recovery(state.last_rollback, service, steady_throughout, run_ok, now)
     new_state = replace(
         state,
         candidate=candidate,
@@ -43,17 +59,17 @@ def track_run(
         last_rollback=last_rollback,
         last_run_at=now,
         last_run_ok=run_ok,
+        last_run_id=run_id if run_id is not None else state.last_run_id,
     )
     return TrackingOutcome(new_state, promoted, recovery, note)
 
 
 def _advance_streak(
-    state: ServiceState, service: ServiceObservation, run_ok: bool, now: datetime, needed: int
+    state: ServiceState, arn: str, steady: bool, run_ok: bool, now: datetime, needed: int
 ) -> tuple[Candidate | None, KnownGood | None, KnownGood | None, str]:
-    arn = service.task_definition_arn
-    if not service.steady:
+    if not steady:
         # Never promote during a rollout: the streak must be consecutive runs on a steady service.
-        return Candidate(arn, 0, now), state.known_good, None, "service not steady: streak reset"
+        return Candidate(arn, 0, now), state.known_good, None, "service not steady throughout the run: streak reset"
     if not run_ok:
         return Candidate(arn, 0, now), state.known_good, None, "probe run failed: streak reset"
 
@@ -74,18 +90,18 @@ def _advance_streak(
 
 
 def _check_recovery(
-    rollback: RollbackRecord | None, service: ServiceObservation, run_ok: bool, now: datetime
+    rollback: RollbackRecord | None, service: ServiceObservation, steady: bool, run_ok: bool, now: datetime
 ) -> tuple[RollbackRecord | None, RecoveryEvent | None]:
     """Judge a finished rollback once its target is steady: recovered, or (once) not recovered."""
     if rollback is None or rollback.status != "done" or rollback.outcome == "recovered":
         return rollback, None
-    if not (service.steady and service.task_definition_arn == rollback.to_arn):
+    if not (steady and service.task_definition_arn == rollback.to_arn):
         return rollback, None
     if run_ok:
         seconds = round((now - rollback.at).total_seconds(), 3)
-        updated = replace(rollback, outcome="recovered", recovered_at=now)
+        updated = rollback.judged("recovered", now)
         return updated, RecoveryEvent("recovered", updated, seconds)
     if rollback.outcome == "not_recovered":
         return rollback, None  # said once already
-    updated = replace(rollback, outcome="not_recovered")
+    updated = rollback.judged("not_recovered", now)
     return updated, RecoveryEvent("not_recovered", updated, None)

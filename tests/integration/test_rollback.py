@@ -12,10 +12,10 @@ import boto3
 import pytest
 
 from canary_rollback.aws.state_store import StateStore
-from canary_rollback.config import GuardedService
 from canary_rollback.errors import EcsError, StateStoreError
 from canary_rollback.handlers import rollback as rollback_handler
-from canary_rollback.idempotency import AlarmDeduplicator
+from canary_rollback.idempotency import RollbackApplication
+from canary_rollback.models import GuardedService
 from canary_rollback.runtime import build_runtime
 from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE
@@ -293,7 +293,7 @@ def test_update_service_throttled_past_retries_fails_cleanly_and_can_be_retried(
 
 def test_missing_service_is_a_clear_error_and_audited(world: Any) -> None:
     env = {**world.stack.function_env, "SERVICE_NAME": "no-such-service"}
-    rollback_handler.runtime.set(build_runtime(env, need_probes=False, clock=world.clock))
+    rollback_handler.application.set(RollbackApplication(build_runtime(env, need_probes=False, clock=world.clock)))
     with pytest.raises(EcsError, match="ECS service hokusai-development/no-such-service not found"):
         invoke(load_event("alarm-state-change"))
     history = StateStore(boto3.client("dynamodb"), world.stack.table_name).history(
@@ -307,7 +307,7 @@ def test_missing_state_table_is_a_clear_error(world: Any) -> None:
     make_known_good(world)
     break_with_34(world)
     env = {**world.stack.function_env, "STATE_TABLE": "no-such-table"}
-    rollback_handler.runtime.set(build_runtime(env, need_probes=False, clock=world.clock))
+    rollback_handler.application.set(RollbackApplication(build_runtime(env, need_probes=False, clock=world.clock)))
     with pytest.raises(StateStoreError, match="state table 'no-such-table' does not exist"):
         invoke(load_event("alarm-state-change"))
     assert rollback_updates(world) == []
@@ -321,7 +321,7 @@ def _concurrent(world: Any, events: list[dict[str, Any]]) -> list[dict[str, Any]
 
     def worker(index: int, event: dict[str, Any]) -> None:
         try:
-            dedup = AlarmDeduplicator(build_runtime(world.stack.function_env, need_probes=False, clock=world.clock))
+            dedup = RollbackApplication(build_runtime(world.stack.function_env, need_probes=False, clock=world.clock))
             from canary_rollback.alarm_events import parse_alarm_event
 
             barrier.wait()

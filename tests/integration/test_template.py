@@ -20,6 +20,7 @@ import pytest
 from canary_rollback.aws.clients import AwsClients
 from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.handlers import rollback as rollback_handler
+from canary_rollback.idempotency import RollbackApplication
 from canary_rollback.runtime import build_runtime
 from demo.lambda_context import FakeLambdaContext
 from demo.local_aws import ACCOUNT, REGION
@@ -261,8 +262,10 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     boto3.client("ssm").put_parameter(Name="/canary-rollback/probes", Value=json.dumps(probes), Type="String")
     env = {**world.stack.function_env, "PROBES": "", "PROBES_PARAMETER": "/canary-rollback/probes"}
     probe_handler.runtime.set(build_runtime(env, clients=recorder("ProbeFunction"), clock=world.clock))
-    rollback_handler.runtime.set(
-        build_runtime(env, need_probes=False, clients=recorder("RollbackFunction"), clock=world.clock)
+    rollback_handler.application.set(
+        RollbackApplication(
+            build_runtime(env, need_probes=False, clients=recorder("RollbackFunction"), clock=world.clock)
+        )
     )
     make_known_good(world)
     break_with_34(world)

@@ -4,8 +4,9 @@ import json
 
 import pytest
 
-from canary_rollback.config import GuardedService, load_settings, require_rollback_settings
+from canary_rollback.config import load_settings, require_rollback_settings
 from canary_rollback.errors import ConfigError
+from canary_rollback.models import GuardedService
 
 PROBES = json.dumps([{"name": "p", "url": "http://127.0.0.1:1/"}])
 
@@ -19,7 +20,8 @@ def test_defaults_follow_the_spec() -> None:
     assert settings.rollback_cooldown_seconds == 900
     assert settings.dry_run is False
     assert settings.guarded is None
-    assert not settings.tracks_known_good
+    assert settings.state_table is None
+    assert (settings.max_alarm_age_seconds, settings.rollback_lock_lease_seconds) == (600, 150)
 
 
 def test_full_configuration() -> None:
@@ -34,10 +36,12 @@ def test_full_configuration() -> None:
             "ROLLBACK_COOLDOWN_SECONDS": "60",
             "DRY_RUN": "TRUE",
             "NOTIFY_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:topic",
+            "MAX_ALARM_AGE_SECONDS": "300",
+            "ROLLBACK_LOCK_LEASE_SECONDS": "200",
         }
     )
     assert settings.guarded == GuardedService("hokusai-development", "hokusai-api")
-    assert settings.tracks_known_good
+    assert (settings.max_alarm_age_seconds, settings.rollback_lock_lease_seconds) == (300, 200)
     assert (settings.known_good_after, settings.rollback_cooldown_seconds, settings.dry_run) == (5, 60, True)
     assert require_rollback_settings(settings) == (settings.guarded, "t")
 
@@ -54,6 +58,8 @@ def test_full_configuration() -> None:
         ({"PROBES": PROBES, "ROLLBACK_COOLDOWN_SECONDS": "-5"}, "ROLLBACK_COOLDOWN_SECONDS"),
         ({"PROBES": PROBES, "DRY_RUN": "maybe"}, "DRY_RUN"),
         ({"PROBES": PROBES, "NOTIFY_TOPIC_ARN": "my-topic"}, "NOTIFY_TOPIC_ARN"),
+        ({"PROBES": PROBES, "MAX_ALARM_AGE_SECONDS": "10"}, "MAX_ALARM_AGE_SECONDS: must be at least 60"),
+        ({"PROBES": PROBES, "ROLLBACK_LOCK_LEASE_SECONDS": "x"}, "ROLLBACK_LOCK_LEASE_SECONDS: must be an integer"),
     ],
 )
 def test_broken_configuration_fails_with_a_named_variable(env: dict[str, str], needle: str) -> None:

@@ -1,169 +1,453 @@
-"""The rollback decision table (SPEC 5): every action, and the order of the rules."""
+"""The rollback decision table (docs/design.md): every action, and the order of the rules."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
-from canary_rollback.decision import RollbackSettings, decide_rollback
-from canary_rollback.models import AlarmSignal, KnownGood, RollbackRecord, ServiceObservation, ServiceState
+from canary_rollback.decision import RollbackSettings, decide_rollback, parse_alarm_time
+from canary_rollback.models import AlarmNow, AlarmSignal, KnownGood, PauseFlag, ServiceObservation, ServiceState
+from canary_rollback.rollback_lock import RollbackRecord
 from tests.unit.builders import T0, rev, rolling, steady
 
 NOW = T0 + timedelta(hours=1)
-SETTINGS = RollbackSettings(cooldown_seconds=900, dry_run=False)
+SETTINGS = RollbackSettings(cooldown_seconds=900, dry_run=False, max_alarm_age_seconds=600, lock_lease_seconds=150)
 KG31 = KnownGood(rev(31), T0, "3 passes")
+FIRING = AlarmNow(known=True, state="ALARM")
 
 
-def alarm(state: str = "ALARM") -> AlarmSignal:
-    return AlarmSignal("RollbackAlarm", state, "OK", "Threshold Crossed", "2026-11-26T19:11:00.000+0000", "eventbridge")
+def stamp(age_s: int) -> str:
+    """The alarm's own timestamp format: `2026-11-26T19:29:00.000+0000`."""
+    return (NOW - timedelta(seconds=age_s)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
 
 
-def rollback_record(age_s: int, status: str = "done", frm: int = 34, to: int = 31) -> RollbackRecord:
-    return RollbackRecord("r1", NOW - timedelta(seconds=age_s), "RollbackAlarm", rev(frm), rev(to), status)  # type: ignore[arg-type]
+def alarm(state: str = "ALARM", age_s: int = 60, changed_at: str | None = None) -> AlarmSignal:
+    return AlarmSignal("RollbackAlarm", state, "OK", "Threshold Crossed", changed_at or stamp(age_s), "eventbridge")
 
 
-CASES: list[tuple[str, AlarmSignal | None, ServiceObservation | None, ServiceState, RollbackSettings, bool, str]] = [
-    ("unrecognised event", None, None, ServiceState(), SETTINGS, True, "ignored"),
-    ("alarm back to OK", alarm("OK"), steady(34), ServiceState(known_good=KG31), SETTINGS, True, "ignored"),
-    ("insufficient data", alarm("INSUFFICIENT_DATA"), steady(34), ServiceState(), SETTINGS, True, "ignored"),
-    ("nothing seen healthy", alarm(), steady(34), ServiceState(), SETTINGS, True, "no_known_good"),
+THIS = alarm()
+OTHER = alarm(age_s=30)  # a distinct state change of the same alarm
+
+
+def lock(
+    age_s: int,
+    status: str = "done",
+    frm: int = 34,
+    to: int = 31,
+    owner: AlarmSignal = OTHER,
+    lease_s: int = 150,
+    outcome: str | None = None,
+) -> RollbackRecord:
+    at = NOW - timedelta(seconds=age_s)
+    return RollbackRecord(
+        "r1",
+        at,
+        "RollbackAlarm",
+        rev(frm),
+        rev(to),
+        status,  # type: ignore[arg-type]
+        outcome=outcome,  # type: ignore[arg-type]
+        state_change=owner.state_change,
+        lease_until=at + timedelta(seconds=lease_s),
+    )
+
+
+def with_kg(**changes: object) -> ServiceState:
+    return replace(ServiceState(known_good=KG31), **changes)  # type: ignore[arg-type]
+
+
+PAUSE = PauseFlag("arn:aws:sts::123456789012:assumed-role/oncall/alice (alice)", T0, "migrating the ALB")
+DRY = replace(SETTINGS, dry_run=True)
+
+# (case, alarm, CloudWatch now, service, state, settings, known-good ACTIVE, action, a phrase of the reason)
+Case = tuple[
+    str, AlarmSignal | None, AlarmNow | None, ServiceObservation | None, ServiceState, RollbackSettings, bool, str, str
+]
+CASES: list[Case] = [
+    ("unrecognised event", None, None, None, ServiceState(), SETTINGS, True, "ignored", "not a CloudWatch alarm"),
+    ("alarm back to OK", alarm("OK"), None, steady(34), with_kg(), SETTINGS, True, "ignored", "is OK, not ALARM"),
     (
-        "seed: :34 broken, :31 known-good",
-        alarm(),
+        "insufficient data",
+        alarm("INSUFFICIENT_DATA"),
+        None,
         steady(34),
-        ServiceState(known_good=KG31),
+        ServiceState(),
+        SETTINGS,
+        True,
+        "ignored",
+        "not ALARM",
+    ),
+    (
+        "event older than MAX_ALARM_AGE_SECONDS",
+        alarm(age_s=601),
+        FIRING,
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        True,
+        "stale",
+        "601 s ago",
+    ),
+    (
+        "age exactly at the limit still acts",
+        alarm(age_s=600),
+        FIRING,
+        steady(34),
+        with_kg(),
         SETTINGS,
         True,
         "rolled_back",
+        "seen healthy",
+    ),
+    ("CloudWatch says OK now", THIS, AlarmNow(True, "OK"), steady(34), with_kg(), SETTINGS, True, "stale", "is OK now"),
+    (
+        "CloudWatch says INSUFFICIENT_DATA now",
+        THIS,
+        AlarmNow(True, "INSUFFICIENT_DATA"),
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        True,
+        "stale",
+        "no longer in ALARM",
+    ),
+    (
+        "alarm unknown to CloudWatch: judged by the event",
+        THIS,
+        AlarmNow(False),
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        True,
+        "rolled_back",
+        "seen healthy",
+    ),
+    (
+        "unreadable stamp, CloudWatch says ALARM",
+        alarm(changed_at="yesterday"),
+        FIRING,
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        True,
+        "rolled_back",
+        "seen healthy",
+    ),
+    (
+        "unreadable stamp, alarm unknown",
+        alarm(changed_at="yesterday"),
+        AlarmNow(False),
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        True,
+        "stale",
+        "unreadable",
+    ),
+    (
+        "stale even when nothing is known-good",
+        alarm(age_s=3600),
+        FIRING,
+        steady(34),
+        ServiceState(),
+        SETTINGS,
+        True,
+        "stale",
+        "3600 s ago",
+    ),
+    (
+        "paused by an operator",
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(paused=PAUSE),
+        SETTINGS,
+        True,
+        "paused",
+        "migrating the ALB",
+    ),
+    (
+        "nothing seen healthy",
+        THIS,
+        FIRING,
+        steady(34),
+        ServiceState(),
+        SETTINGS,
+        True,
+        "no_known_good",
+        "refusing to guess",
+    ),
+    (
+        "seed: :34 broken, :31 known-good",
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        True,
+        "rolled_back",
+        "seen healthy",
     ),
     (
         "fault on the known-good itself",
-        alarm(),
+        THIS,
+        FIRING,
         steady(31),
-        ServiceState(known_good=KG31),
+        with_kg(),
         SETTINGS,
         True,
         "already_known_good",
+        "not a deployment's",
     ),
     (
         "known-good deploying already",
-        alarm(),
+        THIS,
+        FIRING,
         rolling(31, 34),
-        ServiceState(known_good=KG31),
+        with_kg(),
         SETTINGS,
         True,
         "in_progress",
+        "already deploying",
     ),
     (
-        "our rollback under way (stale read)",
-        alarm(),
+        "another state change holds a live lock",
+        THIS,
+        FIRING,
         steady(34),
-        ServiceState(known_good=KG31, last_rollback=rollback_record(10, "pending")),
+        with_kg(last_rollback=lock(10, "pending")),
         SETTINGS,
         True,
         "in_progress",
+        "under way",
+    ),
+    (
+        "own dead attempt (same state change): resume",
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(last_rollback=lock(10, "pending", owner=THIS)),
+        SETTINGS,
+        True,
+        "rolled_back",
+        "resuming rollback r1",
+    ),
+    (
+        "abandoned lock past its lease: take over",
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(last_rollback=lock(151, "pending")),
+        SETTINGS,
+        True,
+        "rolled_back",
+        "took over abandoned rollback r1",
+    ),
+    (
+        "abandoned lock whose UpdateService went through",
+        THIS,
+        FIRING,
+        rolling(31, 34),
+        with_kg(last_rollback=lock(200, "pending")),
+        SETTINGS,
+        True,
+        "rolled_back",
+        "had reached ECS",
+    ),
+    (
+        "redelivery of a finished state change: replay",
+        THIS,
+        FIRING,
+        rolling(31, 34),
+        with_kg(last_rollback=lock(20, owner=THIS)),
+        SETTINGS,
+        True,
+        "rolled_back",
+        "a redelivery",
+    ),
+    (
+        "slow alarm after our own rollback, no verdict yet",
+        THIS,
+        FIRING,
+        steady(31),
+        with_kg(last_rollback=lock(120)),
+        SETTINGS,
+        True,
+        "in_progress",
+        "because of rollback r1",
+    ),
+    (
+        "after the verdict a fault on the known-good is not a deployment's",
+        THIS,
+        FIRING,
+        steady(31),
+        with_kg(last_rollback=lock(120, outcome="recovered")),
+        SETTINGS,
+        True,
+        "already_known_good",
+        "not a deployment's",
     ),
     (
         "completed rollback, the broken revision redeployed",
-        alarm(),
+        THIS,
+        FIRING,
         steady(34),
-        ServiceState(known_good=KG31, last_rollback=rollback_record(300)),
+        with_kg(last_rollback=lock(300)),
         SETTINGS,
         True,
         "cooldown",
+        "300 s ago",
     ),
     (
         "recent rollback, a new deploy broke again",
-        alarm(),
+        THIS,
+        FIRING,
         steady(35),
-        ServiceState(known_good=KG31, last_rollback=rollback_record(300)),
+        with_kg(last_rollback=lock(300)),
         SETTINGS,
         True,
         "cooldown",
+        "a person should look",
     ),
     (
         "rollback long ago",
-        alarm(),
+        THIS,
+        FIRING,
         steady(35),
-        ServiceState(known_good=KG31, last_rollback=rollback_record(3600)),
+        with_kg(last_rollback=lock(3600)),
         SETTINGS,
         True,
         "rolled_back",
+        "seen healthy",
     ),
     (
-        "failed rollback attempts do not hold a cooldown",
-        alarm(),
+        "failed attempts hold no cooldown",
+        THIS,
+        FIRING,
         steady(34),
-        ServiceState(known_good=KG31, last_rollback=rollback_record(10, "failed")),
+        with_kg(last_rollback=lock(10, "failed")),
         SETTINGS,
         True,
         "rolled_back",
+        "seen healthy",
     ),
-    (
-        "dry run",
-        alarm(),
-        steady(34),
-        ServiceState(known_good=KG31),
-        RollbackSettings(900, dry_run=True),
-        True,
-        "dry_run",
-    ),
+    ("dry run", THIS, FIRING, steady(34), with_kg(), DRY, True, "dry_run", "would roll back"),
     (
         "dry run still refuses to guess",
-        alarm(),
+        THIS,
+        FIRING,
         steady(34),
         ServiceState(),
-        RollbackSettings(900, dry_run=True),
+        DRY,
         True,
         "no_known_good",
+        "refusing to guess",
     ),
-    ("deregistered known-good", alarm(), steady(34), ServiceState(known_good=KG31), SETTINGS, False, "rolled_back"),
+    (
+        "deregistered known-good",
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        False,
+        "rolled_back",
+        "a copy of it will be registered",
+    ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("alarm_signal", "service", "state", "settings", "active", "expected"),
+    ("alarm_signal", "alarm_now", "service", "state", "settings", "active", "expected", "phrase"),
     [case[1:] for case in CASES],
     ids=[case[0] for case in CASES],
 )
 def test_decision_table(
     alarm_signal: AlarmSignal | None,
+    alarm_now: AlarmNow | None,
     service: ServiceObservation | None,
     state: ServiceState,
     settings: RollbackSettings,
     active: bool,
     expected: str,
+    phrase: str,
 ) -> None:
-    decision = decide_rollback(alarm_signal, service, state, NOW, settings, known_good_active=active)
+    decision = decide_rollback(
+        alarm_signal, service, state, NOW, settings, known_good_active=active, alarm_now=alarm_now
+    )
     assert decision.action == expected
-    assert decision.reason
+    assert phrase in decision.reason
 
 
 def test_rollback_targets_the_known_good_not_the_previous_revision() -> None:
-    decision = decide_rollback(alarm(), steady(34), ServiceState(known_good=KG31), NOW, SETTINGS)
-    assert (decision.current, decision.target) == (rev(34), rev(31))
+    decision = decide_rollback(THIS, steady(34), with_kg(), NOW, SETTINGS, alarm_now=FIRING)
+    assert (decision.current, decision.target, decision.claim) == (rev(34), rev(31), "free")
     assert decision.notify
     assert not decision.needs_copy
 
 
 def test_deregistered_known_good_asks_for_a_copy() -> None:
-    decision = decide_rollback(
-        alarm(), steady(34), ServiceState(known_good=KG31), NOW, SETTINGS, known_good_active=False
-    )
+    decision = decide_rollback(THIS, steady(34), with_kg(), NOW, SETTINGS, known_good_active=False)
     assert decision.needs_copy
     assert decision.target == rev(31)
-    assert "deregistered" in decision.reason
 
 
 def test_no_known_good_never_names_a_target_and_notifies() -> None:
-    decision = decide_rollback(alarm(), steady(34), ServiceState(), NOW, SETTINGS)
+    decision = decide_rollback(THIS, steady(34), ServiceState(), NOW, SETTINGS)
     assert decision.target is None
     assert decision.notify
 
 
+def test_stale_and_paused_notify_and_never_act() -> None:
+    stale = decide_rollback(alarm(age_s=700), steady(34), with_kg(), NOW, SETTINGS)
+    paused = decide_rollback(THIS, steady(34), with_kg(paused=PAUSE), NOW, SETTINGS)
+    for decision in (stale, paused):
+        assert decision.notify
+        assert decision.claim == "free"
+    assert stale.target is None
+    assert paused.target == rev(31)  # what an operator would roll back to by hand
+
+
+def test_resume_and_takeover_target_the_locks_revision_and_say_how_they_hold_it() -> None:
+    resumed = decide_rollback(THIS, steady(34), with_kg(last_rollback=lock(10, "pending", owner=THIS)), NOW, SETTINGS)
+    assert (resumed.claim, resumed.target) == ("resume", rev(31))
+    taken = decide_rollback(THIS, steady(34), with_kg(last_rollback=lock(151, "pending")), NOW, SETTINGS)
+    assert (taken.claim, taken.target) == ("takeover", rev(31))
+    replayed = decide_rollback(THIS, steady(31), with_kg(last_rollback=lock(20, owner=THIS)), NOW, SETTINGS)
+    assert (replayed.claim, replayed.notify) == ("replay", False)  # answered once already; nobody told twice
+
+
+def test_lease_boundary() -> None:
+    live = with_kg(last_rollback=lock(149, "pending"))
+    assert decide_rollback(THIS, steady(34), live, NOW, SETTINGS).action == "in_progress"
+    over = with_kg(last_rollback=lock(150, "pending"))
+    assert decide_rollback(THIS, steady(34), over, NOW, SETTINGS).claim == "takeover"
+
+
 def test_cooldown_boundary_is_exclusive() -> None:
-    state = ServiceState(known_good=KG31, last_rollback=rollback_record(900))
-    assert decide_rollback(alarm(), steady(35), state, NOW, SETTINGS).action == "rolled_back"
-    state = ServiceState(known_good=KG31, last_rollback=rollback_record(899))
-    assert decide_rollback(alarm(), steady(35), state, NOW, SETTINGS).action == "cooldown"
+    state = with_kg(last_rollback=lock(900))
+    assert decide_rollback(THIS, steady(35), state, NOW, SETTINGS).action == "rolled_back"
+    state = with_kg(last_rollback=lock(899))
+    assert decide_rollback(THIS, steady(35), state, NOW, SETTINGS).action == "cooldown"
+
+
+@pytest.mark.parametrize(
+    ("text", "iso"),
+    [
+        ("2026-11-26T19:11:00.000+0000", "2026-11-26T19:11:00+00:00"),
+        ("2026-11-26T19:11:00Z", "2026-11-26T19:11:00+00:00"),
+        ("2026-11-26T20:11:00.000+0100", "2026-11-26T20:11:00+01:00"),
+        ("2026-11-26T19:11:00.000+00:00", "2026-11-26T19:11:00+00:00"),
+    ],
+)
+def test_alarm_timestamps_in_every_delivery_format(text: str, iso: str) -> None:
+    parsed = parse_alarm_time(text)
+    assert parsed is not None
+    assert parsed.isoformat() == iso
+
+
+@pytest.mark.parametrize("text", ["", "yesterday", "2026-11-26T19:11:00"])
+def test_unreadable_or_zoneless_alarm_timestamps_are_unknown(text: str) -> None:
+    assert parse_alarm_time(text) is None

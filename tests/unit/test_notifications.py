@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from canary_rollback.config import GuardedService
-from canary_rollback.models import AlarmSignal, Decision, RollbackRecord
+from canary_rollback.models import AlarmSignal, Decision, GuardedService
 from canary_rollback.notifications import decision_notification, recovery_notification, revision_label
+from canary_rollback.rollback_lock import RollbackRecord
 from canary_rollback.tracking import RecoveryEvent
 from tests.unit.builders import T0, rev
 

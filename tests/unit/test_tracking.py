@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from canary_rollback.models import Deployment, KnownGood, RollbackRecord, ServiceObservation, ServiceState
+from canary_rollback.models import Deployment, KnownGood, ServiceObservation, ServiceState
+from canary_rollback.rollback_lock import RollbackRecord
 from canary_rollback.tracking import track_run
 from tests.unit.builders import SERVICE_ARN, T0, rev, rolling, steady
 
@@ -114,3 +115,47 @@ def test_pending_or_failed_rollbacks_are_not_judged() -> None:
         assert state.last_rollback is not None
         state = replace(state, last_rollback=replace(state.last_rollback, status=status))
         assert track_run(state, steady(31), True, T0 + timedelta(minutes=1), 3).recovery is None
+
+
+def test_without_rollout_state_one_primary_with_nothing_pending_is_steady() -> None:
+    # ECS omits rolloutState for some services (Classic Load Balancer): they must still earn a known-good.
+    arn = rev(31)
+    settled = ServiceObservation(SERVICE_ARN, arn, 2, 2, (Deployment("PRIMARY", arn, None, 2, 2, pending_count=0),))
+    starting = ServiceObservation(SERVICE_ARN, arn, 2, 2, (Deployment("PRIMARY", arn, None, 2, 2, pending_count=1),))
+    assert settled.steady
+    assert not starting.steady
+    state = run_many(ServiceState(), [(settled, True)] * 3)
+    assert state.known_good is not None
+    assert state.known_good.arn == arn
+
+
+def test_a_rollout_completing_mid_run_is_not_credited() -> None:
+    # Given two passes on :31, then :34 rolls out while a run is probing (the old tasks answered the probes)
+    state = run_many(ServiceState(), [(steady(31), True), (steady(31), True)])
+    outcome = track_run(state, steady(34), True, T0 + timedelta(minutes=5), 3, before=rolling(34, 31))
+    # Then the run counts for nobody: :34 starts from zero, :31's streak is gone
+    assert outcome.promoted is None
+    assert outcome.state.candidate is not None
+    assert (outcome.state.candidate.arn, outcome.state.candidate.streak) == (rev(34), 0)
+    # and a revision that changed between the two describes is not credited either
+    outcome = track_run(state, steady(34), True, T0 + timedelta(minutes=5), 3, before=steady(31))
+    assert outcome.state.candidate is not None
+    assert outcome.state.candidate.streak == 0
+
+
+def test_steady_before_and_after_on_the_same_revision_counts() -> None:
+    state = run_many(ServiceState(), [(steady(31), True), (steady(31), True)])
+    outcome = track_run(state, steady(31), True, T0 + timedelta(minutes=5), 3, before=steady(31))
+    assert outcome.promoted is not None
+    assert outcome.promoted.arn == rev(31)
+
+
+def test_a_retried_delivery_of_a_counted_run_counts_once() -> None:
+    state = ServiceState()
+    first = track_run(state, steady(31), True, T0, 3, run_id="evt-1").state
+    again = track_run(first, steady(31), True, T0 + timedelta(seconds=70), 3, run_id="evt-1")
+    assert again.state == first
+    assert "already counted" in again.note
+    third = track_run(first, steady(31), True, T0 + timedelta(minutes=1), 3, run_id="evt-2").state
+    assert third.candidate is not None
+    assert third.candidate.streak == 2

@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from canary_rollback.aws.clients import error_code
+from canary_rollback.errors import ReportingError
 from canary_rollback.metrics import MetricDatum
 
 if TYPE_CHECKING:
@@ -32,6 +36,9 @@ class CloudWatchSink:
             for d in data
         ]
         for start in range(0, len(entries), MAX_DATA_PER_REQUEST):
-            self._client.put_metric_data(
-                Namespace=self._namespace, MetricData=entries[start : start + MAX_DATA_PER_REQUEST]
-            )
+            try:
+                self._client.put_metric_data(
+                    Namespace=self._namespace, MetricData=entries[start : start + MAX_DATA_PER_REQUEST]
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise ReportingError(f"PutMetricData to {self._namespace} failed: {error_code(exc)}: {exc}") from exc

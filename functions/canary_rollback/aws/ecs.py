@@ -1,5 +1,8 @@
 """ECS adapter: describe the guarded service, inspect and copy task definitions, update the service.
 
+UpdateService to the task definition a service already runs starts no new deployment, so a resumed rollback
+(docs/design.md, "The rollback lock") may repeat it safely.
+
 Written to the ECS API reference, not to moto: task definitions are normalised to full ARNs because
 DescribeServices may echo a `family:revision` as it was passed.
 """
@@ -11,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
-from canary_rollback.config import GuardedService
 from canary_rollback.errors import EcsError
-from canary_rollback.models import Deployment, ServiceObservation
+from canary_rollback.models import Deployment, GuardedService, ServiceObservation
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -120,6 +122,7 @@ def observation_from_service(service: Any) -> ServiceObservation:
             rollout_state=d.get("rolloutState"),
             running_count=int(d.get("runningCount", 0)),
             desired_count=int(d.get("desiredCount", 0)),
+            pending_count=int(d.get("pendingCount", 0)),
         )
         for d in service.get("deployments", [])
     )

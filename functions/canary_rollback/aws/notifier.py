@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from canary_rollback.aws.clients import error_code
+from canary_rollback.errors import ReportingError
 from canary_rollback.notifications import Notification
 
 if TYPE_CHECKING:
@@ -18,7 +22,10 @@ class SnsNotifier:
     def publish(self, notification: Notification) -> str | None:
         if self._client is None or self._topic_arn is None:
             return None
-        response = self._client.publish(
-            TopicArn=self._topic_arn, Subject=notification.subject, Message=notification.body
-        )
+        try:
+            response = self._client.publish(
+                TopicArn=self._topic_arn, Subject=notification.subject, Message=notification.body
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise ReportingError(f"SNS Publish to {self._topic_arn} failed: {error_code(exc)}: {exc}") from exc
         return response.get("MessageId")

@@ -1,7 +1,7 @@
 """The StateTable: one item per guarded service (optimistically versioned) plus its audit trail.
 
-Layout (pk, sk):
-  service#CLUSTER/SERVICE, state           -> known-good, candidate + streak, last rollback, version
+Layout (pk, sk), described in docs/design.md ("State items"):
+  service#CLUSTER/SERVICE, state           -> known-good, candidate + streak, rollback lock, pause, version
   service#CLUSTER/SERVICE, audit#ISO#ID    -> one decision, expires through the table's `ttl` attribute
 The idempotency records of the rollback function share the table (powertools writes them under its own pk).
 """
@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
-from canary_rollback.config import GuardedService
 from canary_rollback.errors import StateConflict, StateStoreError
-from canary_rollback.models import Candidate, KnownGood, RollbackRecord, ServiceState
+from canary_rollback.models import Candidate, GuardedService, KnownGood, PauseFlag, ServiceState
+from canary_rollback.rollback_lock import RollbackRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -127,61 +127,137 @@ def item_from_state(state: ServiceState) -> dict[str, Any]:
         c = state.candidate
         item["candidate"] = {"M": {"arn": {"S": c.arn}, "streak": {"N": str(c.streak)}, "since": {"S": _iso(c.since)}}}
     if state.last_rollback is not None:
-        r = state.last_rollback
-        m = {
-            "id": {"S": r.rollback_id},
-            "at": {"S": _iso(r.at)},
-            "alarm": {"S": r.alarm},
-            "from": {"S": r.from_arn},
-            "to": {"S": r.to_arn},
-            "status": {"S": r.status},
-        }
-        if r.outcome:
-            m["outcome"] = {"S": r.outcome}
-        if r.recovered_at:
-            m["recovered_at"] = {"S": _iso(r.recovered_at)}
-        item["last_rollback"] = {"M": m}
+        item["last_rollback"] = {"M": _rollback_item(state.last_rollback)}
     if state.last_run_at is not None:
         item["last_run_at"] = {"S": _iso(state.last_run_at)}
     if state.last_run_ok is not None:
         item["last_run_ok"] = {"BOOL": state.last_run_ok}
+    if state.last_run_id is not None:
+        item["last_run_id"] = {"S": state.last_run_id}
+    if state.paused is not None:
+        p = state.paused
+        item["paused"] = {"M": {"by": {"S": p.by}, "at": {"S": _iso(p.at)}, "reason": {"S": p.reason}}}
     return item
 
 
+def _rollback_item(r: RollbackRecord) -> dict[str, Any]:
+    m: dict[str, Any] = {
+        "id": {"S": r.rollback_id},
+        "at": {"S": _iso(r.at)},
+        "alarm": {"S": r.alarm},
+        "from": {"S": r.from_arn},
+        "to": {"S": r.to_arn},
+        "status": {"S": r.status},
+    }
+    optional = {
+        "outcome": r.outcome,
+        "recovered_at": _iso(r.recovered_at) if r.recovered_at else None,
+        "state_change": r.state_change,
+        "lease_until": _iso(r.lease_until) if r.lease_until else None,
+        "takeover_of": r.takeover_of,
+        "copied_from": r.copied_from,
+    }
+    m.update({name: {"S": value} for name, value in optional.items() if value is not None})
+    return m
+
+
+class _Attributes:
+    """Reads one map of a stored item. Older versions wrote fewer attributes: a missing optional one is
+    None, a missing required one is a StateStoreError naming it, never a bare KeyError."""
+
+    def __init__(self, m: dict[str, Any], where: str) -> None:
+        self._m = m
+        self._where = where
+
+    def text(self, name: str) -> str:
+        value = self.optional_text(name)
+        if value is None:
+            raise StateStoreError(f"state item is malformed: {self._where}.{name} is missing")
+        return value
+
+    def optional_text(self, name: str) -> str | None:
+        value = self._m.get(name)
+        if not isinstance(value, dict) or not isinstance(value.get("S"), str):
+            return None
+        return str(value["S"])
+
+    def time(self, name: str) -> datetime:
+        return self._parse_time(name, self.text(name))
+
+    def optional_time(self, name: str) -> datetime | None:
+        raw = self.optional_text(name)
+        return None if raw is None else self._parse_time(name, raw)
+
+    def number(self, name: str, default: int) -> int:
+        value = self._m.get(name)
+        if not isinstance(value, dict) or "N" not in value:
+            return default
+        return int(value["N"])
+
+    def boolean(self, name: str) -> bool | None:
+        value = self._m.get(name)
+        return bool(value["BOOL"]) if isinstance(value, dict) and "BOOL" in value else None
+
+    def child(self, name: str) -> _Attributes | None:
+        value = self._m.get(name)
+        if not isinstance(value, dict) or not isinstance(value.get("M"), dict):
+            return None
+        return _Attributes(value["M"], f"{self._where}.{name}")
+
+    def _parse_time(self, name: str, raw: str) -> datetime:
+        try:
+            return _dt(raw)
+        except ValueError:
+            raise StateStoreError(f"state item is malformed: {self._where}.{name} is not a time: {raw!r}") from None
+
+
 def state_from_item(item: dict[str, Any]) -> ServiceState:
+    top = _Attributes(item, "state")
     known_good = None
-    if "known_good" in item:
-        m = item["known_good"]["M"]
+    if (kg := top.child("known_good")) is not None:
         known_good = KnownGood(
-            arn=m["arn"]["S"],
-            since=_dt(m["since"]["S"]),
-            reason=m["reason"]["S"],
-            copied_from=m.get("copied_from", {}).get("S"),
+            arn=kg.text("arn"),
+            since=kg.time("since"),
+            reason=kg.optional_text("reason") or "",
+            copied_from=kg.optional_text("copied_from"),
         )
     candidate = None
-    if "candidate" in item:
-        m = item["candidate"]["M"]
-        candidate = Candidate(arn=m["arn"]["S"], streak=int(m["streak"]["N"]), since=_dt(m["since"]["S"]))
+    if (c := top.child("candidate")) is not None:
+        candidate = Candidate(arn=c.text("arn"), streak=c.number("streak", 0), since=c.time("since"))
     last_rollback = None
-    if "last_rollback" in item:
-        m = item["last_rollback"]["M"]
+    if (r := top.child("last_rollback")) is not None:
+        status = r.text("status")
+        outcome = r.optional_text("outcome")
+        if status not in ("pending", "done", "failed") or outcome not in (None, "recovered", "not_recovered"):
+            raise StateStoreError(f"state item is malformed: last_rollback status {status!r}, outcome {outcome!r}")
         last_rollback = RollbackRecord(
-            rollback_id=m["id"]["S"],
-            at=_dt(m["at"]["S"]),
-            alarm=m["alarm"]["S"],
-            from_arn=m["from"]["S"],
-            to_arn=m["to"]["S"],
-            status=m["status"]["S"],
-            outcome=m.get("outcome", {}).get("S"),
-            recovered_at=_dt(m["recovered_at"]["S"]) if "recovered_at" in m else None,
+            rollback_id=r.text("id"),
+            at=r.time("at"),
+            alarm=r.optional_text("alarm") or "",
+            from_arn=r.text("from"),
+            to_arn=r.text("to"),
+            status=status,  # type: ignore[arg-type]  # checked above
+            outcome=outcome,  # type: ignore[arg-type]
+            recovered_at=r.optional_time("recovered_at"),
+            state_change=r.optional_text("state_change"),
+            lease_until=r.optional_time("lease_until"),
+            takeover_of=r.optional_text("takeover_of"),
+            copied_from=r.optional_text("copied_from"),
+        )
+    paused = None
+    if (p := top.child("paused")) is not None:
+        paused = PauseFlag(
+            by=p.optional_text("by") or "unknown", at=p.time("at"), reason=p.optional_text("reason") or ""
         )
     return ServiceState(
         known_good=known_good,
         candidate=candidate,
         last_rollback=last_rollback,
-        last_run_at=_dt(item["last_run_at"]["S"]) if "last_run_at" in item else None,
-        last_run_ok=item["last_run_ok"]["BOOL"] if "last_run_ok" in item else None,
-        version=int(item.get("version", {}).get("N", "0")),
+        last_run_at=top.optional_time("last_run_at"),
+        last_run_ok=top.boolean("last_run_ok"),
+        last_run_id=top.optional_text("last_run_id"),
+        paused=paused,
+        version=top.number("version", 0),
     )
 
 

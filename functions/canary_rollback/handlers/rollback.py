@@ -6,13 +6,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from canary_rollback.alarm_events import parse_alarm_event
-from canary_rollback.idempotency import AlarmDeduplicator
+from canary_rollback.idempotency import RollbackApplication
 from canary_rollback.observability import logger, traced
-from canary_rollback.runtime import RuntimeHolder
+from canary_rollback.runtime import Lazy, build_runtime
 
-runtime = RuntimeHolder(need_probes=False)
-_deduplicator: AlarmDeduplicator | None = None
+application: Lazy[RollbackApplication] = Lazy(lambda: RollbackApplication(build_runtime(need_probes=False)))
 
 
 @traced
@@ -21,12 +19,4 @@ _deduplicator: AlarmDeduplicator | None = None
     correlation_id_path="id || Records[0].Sns.MessageId || alarmData.state.timestamp", clear_state=True
 )
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    global _deduplicator
-    rt = runtime.get()
-    if _deduplicator is None or _deduplicator.runtime is not rt:
-        _deduplicator = AlarmDeduplicator(rt)
-    alarm = parse_alarm_event(event)
-    if alarm is None:
-        shape = sorted(event) if isinstance(event, dict) else type(event).__name__
-        logger.warning("unrecognised event ignored", extra={"event_shape": shape})
-    return _deduplicator.respond(alarm, context)
+    return application.get().handle(event, context)

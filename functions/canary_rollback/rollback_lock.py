@@ -1,0 +1,128 @@
+"""The rollback record: the per-service lock that makes one alarm burst cause one UpdateService.
+
+Lifecycle (docs/design.md, "The rollback lock"):
+
+    pending ──UpdateService accepted──▶ done ──probe verdict──▶ recovered | not_recovered
+       │                                   (the target steady and all probes pass, or still failing)
+       ├──UpdateService refused──▶ failed      (holds no cooldown: the next alarm, or the retry, may act)
+       └──lease over (holder died)──▶ expired  (derived from `lease_until`, never written)
+                                           └─▶ taken over: a new pending record naming the old one
+
+One record per service lives in the state item (`last_rollback`) and is only ever replaced by a
+conditional write, so two responders can never both hold it. The responder asks this module questions
+(`claim`, `rolled_here`, `cooling_down`) instead of comparing fields itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+RollbackStatus = Literal["pending", "done", "failed"]
+RecoveryOutcome = Literal["recovered", "not_recovered"]
+Phase = Literal["pending", "expired", "done", "failed", "recovered", "not_recovered"]
+
+# What a responder holding alarm state change X may do, given the record it found:
+#   free     - no pending record: decide normally and take the lock;
+#   resume   - X's own attempt died after taking it (Lambda retried X after that attempt's deadline);
+#   held     - another state change holds a live lease: its attempt (or its retries) carries it out;
+#   takeover - another state change's lease ran out: its holder died; take the lock over, audited;
+#   replay   - X already finished its rollback (a redelivery whose idempotency record was lost): answer the same.
+Claim = Literal["free", "resume", "held", "takeover", "replay"]
+
+# Records written before leases existed: a lease as long as the default one.
+LEGACY_LEASE = timedelta(seconds=150)
+
+
+@dataclass(frozen=True)
+class RollbackRecord:
+    rollback_id: str
+    at: datetime  # when the lock was taken (the decision time)
+    alarm: str
+    from_arn: str
+    to_arn: str
+    status: RollbackStatus
+    outcome: RecoveryOutcome | None = None
+    recovered_at: datetime | None = None
+    state_change: str | None = None  # the alarm state change that owns the lock (AlarmSignal.state_change)
+    lease_until: datetime | None = None  # a pending lock older than this was abandoned by a dead invocation
+    takeover_of: str | None = None  # the rollback_id of the abandoned lock this one replaced
+    # The deregistered known-good that `to_arn` is a fresh copy of; recorded before UpdateService so a resumed
+    # attempt deploys the same copy instead of registering another.
+    copied_from: str | None = None
+
+    @property
+    def lease_end(self) -> datetime:
+        return self.lease_until if self.lease_until is not None else self.at + LEGACY_LEASE
+
+    def phase(self, now: datetime) -> Phase:
+        """The state a reader should act on; `expired` is computed from the lease, never stored."""
+        if self.status == "pending":
+            return "expired" if now >= self.lease_end else "pending"
+        if self.status == "done" and self.outcome is not None:
+            return self.outcome
+        return self.status
+
+    def claim(self, state_change: str, now: datetime) -> Claim:
+        mine = self.state_change is not None and self.state_change == state_change
+        if self.status == "done" and mine:
+            return "replay"
+        if self.status != "pending":
+            return "free"
+        if mine:
+            return "resume"
+        return "takeover" if self.phase(now) == "expired" else "held"
+
+    def rolled_here(self, current_arn: str, now: datetime, cooldown: timedelta) -> bool:
+        """The service runs `current_arn` because this stack rolled it there, recently, and no verdict yet.
+
+        A later alarm then belongs to the same incident (the slow alarm after the fast one, say); answering
+        `already_known_good` would tell people the fault is not a deployment's.
+        """
+        if self.to_arn != current_arn or self.status == "failed" or self.outcome is not None:
+            return False
+        return now - self.at < cooldown
+
+    def cooling_down(self, now: datetime, cooldown: timedelta) -> bool:
+        """A rollback that reached ECS less than `cooldown` ago: a second one in a row needs a person."""
+        return self.status == "done" and now - self.at < cooldown
+
+    # ---- transitions (each returns a new record; the caller writes it conditionally) ----------------
+    def accepted(self, target_arn: str) -> RollbackRecord:
+        return replace(self, status="done", to_arn=target_arn)
+
+    def copied(self, copy_arn: str) -> RollbackRecord:
+        return replace(self, to_arn=copy_arn, copied_from=self.to_arn)
+
+    def refused(self) -> RollbackRecord:
+        return replace(self, status="failed")
+
+    def judged(self, outcome: RecoveryOutcome, at: datetime) -> RollbackRecord:
+        return replace(self, outcome=outcome, recovered_at=at if outcome == "recovered" else self.recovered_at)
+
+
+def take_lock(
+    *,
+    rollback_id: str,
+    now: datetime,
+    alarm: str,
+    state_change: str,
+    from_arn: str,
+    to_arn: str,
+    lease: timedelta,
+    replacing: RollbackRecord | None,
+) -> RollbackRecord:
+    """A new pending record. `replacing` is the abandoned lock it takes over, if any (audited by the caller)."""
+    takeover_of = replacing.rollback_id if replacing is not None and replacing.status == "pending" else None
+    return RollbackRecord(
+        rollback_id=rollback_id,
+        at=now,
+        alarm=alarm,
+        from_arn=from_arn,
+        to_arn=to_arn,
+        status="pending",
+        state_change=state_change,
+        lease_until=now + lease,
+        takeover_of=takeover_of,
+    )
