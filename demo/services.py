@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -23,6 +25,10 @@ class RouteTable:
     auth_routed: bool = True
     requests_seen: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Test controls: the proxy answers this much later (a hung target), and `on_request` runs as each request
+    # arrives (e.g. a rollout completing while a probe run is in flight).
+    mlflow_delay_seconds: float = 0.0
+    on_request: Callable[[], None] | None = None
 
 
 class _AlbHandler(BaseHTTPRequestHandler):
@@ -43,6 +49,9 @@ class _AlbHandler(BaseHTTPRequestHandler):
         routes = self.server.routes
         with routes.lock:
             routes.requests_seen += 1
+            hook, routes.on_request = routes.on_request, None
+        if hook is not None:
+            hook()
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
@@ -51,6 +60,8 @@ class _AlbHandler(BaseHTTPRequestHandler):
         if path == "/health":
             self._reply(200, {"status": "ok"})  # the container health check never notices the routing
         elif path.startswith("/api/mlflow/"):
+            if routes.mlflow_delay_seconds:
+                time.sleep(routes.mlflow_delay_seconds)
             if not routes.mlflow_routed:
                 self._reply(404, {"detail": "Not Found"})
             elif not authorized:

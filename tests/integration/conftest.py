@@ -210,3 +210,30 @@ def break_with_34(world: Any) -> None:
     world.minute()
     world.advance_rollout()
     world.probe_run()
+
+
+def alarm_event(world: Any, shape: str = "alarm-state-change", seconds_ago: float = 0, firing: bool = True) -> Any:
+    """A sample alarm event (events/SHAPE.json) stamped `seconds_ago` before the world's clock: one distinct
+    alarm state change per stamp. `firing` also puts the alarm in ALARM in moto, as CloudWatch would be."""
+    import copy
+    from datetime import timedelta
+
+    import boto3
+
+    from tests.conftest import load_event
+
+    event = copy.deepcopy(load_event(shape))
+    stamp = (world.clock() - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+    if shape == "alarm-sns":
+        message = json.loads(event["Records"][0]["Sns"]["Message"])
+        message["StateChangeTime"] = stamp
+        event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    elif shape == "alarm-lambda-action":
+        event["alarmData"]["state"]["timestamp"] = stamp
+    else:
+        event["detail"]["state"]["timestamp"] = stamp
+    if firing:
+        boto3.client("cloudwatch").set_alarm_state(
+            AlarmName=world.stack.alarm_names["RollbackAlarm"], StateValue="ALARM", StateReason="test: firing"
+        )
+    return event

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from canary_rollback.probe_spec import parse_probes
@@ -134,3 +136,33 @@ def test_one_bad_endpoint_never_hides_the_others(
     )
     assert good.ok
     assert not failed.ok
+
+
+def test_an_unexpected_exception_in_one_probe_is_that_probes_error_never_the_runs(http_server: LoopbackServer) -> None:
+    base = f"http://127.0.0.1:{http_server.port}"
+    specs = parse_probes(
+        [
+            {"name": "crashes", "url": f"{base}/status/200", "auth_secret": "canary-rollback/token"},
+            {"name": "fine", "url": f"{base}/status/200"},
+        ]
+    )
+
+    def broken_resolver(reference: str) -> str:
+        raise RuntimeError("a bug, not a secret problem")
+
+    with build_session(2) as session:
+        results = run_probes(specs, session, broken_resolver)
+    assert [(r.name, r.ok, r.reason) for r in results] == [("crashes", False, "error"), ("fine", True, None)]
+    assert results[0].detail == "probe crashed: RuntimeError"
+
+
+def test_probes_unanswered_at_the_run_deadline_are_timeouts(http_server: LoopbackServer) -> None:
+    base = f"http://127.0.0.1:{http_server.port}"
+    specs = parse_probes(
+        [{"name": "hangs", "url": f"{base}/hang", "timeout_ms": 10000}, {"name": "fine", "url": f"{base}/status/200"}]
+    )
+    started = time.monotonic()
+    with build_session(2) as session:
+        results = run_probes(specs, session, lambda ref: "", deadline=time.monotonic() + 0.5)
+    assert time.monotonic() - started < 2.0
+    assert [(r.name, r.ok, r.reason) for r in results] == [("hangs", False, "timeout"), ("fine", True, None)]
