@@ -77,6 +77,10 @@ def create_local_stack(stack_name: str = "canary-rollback", parameters: dict[str
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
 
+    failures = sqs.create_queue(QueueName=f"{stack_name}-RollbackFailureQueue")["QueueUrl"]
+    refs["RollbackFailureQueue"] = failures
+    refs["RollbackFailureQueue.QueueName"] = f"{stack_name}-RollbackFailureQueue"
+
     resolver = Resolver(template, refs)
     cloudwatch = boto3.client("cloudwatch")
     alarm_names: dict[str, str] = {}

@@ -16,12 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from canary_rollback.aws.clients import AwsClients
+from botocore.exceptions import BotoCoreError, ClientError
+
+from canary_rollback.aws.clients import AwsClients, error_code
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.state_store import StateStore, update_with_retry
 from canary_rollback.config import load_settings
 from canary_rollback.errors import CanaryRollbackError, ConfigError, EcsError, StateStoreError
-from canary_rollback.models import AlarmSignal, GuardedService, KnownGood, ServiceState
+from canary_rollback.models import AlarmSignal, GuardedService, KnownGood, PauseFlag, ServiceState
 from canary_rollback.notifications import revision_label
 from canary_rollback.probe_spec import parse_probes_json
 from canary_rollback.prober import build_session, run_probes
@@ -79,6 +81,15 @@ def _parser() -> argparse.ArgumentParser:
     rollback.add_argument("--cooldown", type=int, default=int(os.getenv("ROLLBACK_COOLDOWN_SECONDS", "900")))
     rollback.set_defaults(command=_rollback_dry_run)
 
+    pause = commands.add_parser("pause", help="stop automatic rollback (audited; probes and tracking go on)")
+    guarded_options(pause)
+    pause.add_argument("--reason", required=True, help="why: shown by status and in every paused notification")
+    pause.set_defaults(command=_pause)
+
+    resume = commands.add_parser("resume", help="let alarms roll back again (audited)")
+    guarded_options(resume)
+    resume.set_defaults(command=_resume)
+
     probe = commands.add_parser("probe", help="run probe specs from a file and print a table")
     probe.add_argument("--config", required=True, type=Path, help="JSON file: an array of probe specs")
     probe.set_defaults(command=_probe)
@@ -125,6 +136,8 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
         "candidate": {"arn": cand.arn, "streak": cand.streak} if cand else None,
         "last_rollback": {"id": last.rollback_id, "at": last.at.isoformat(), "from": last.from_arn, "to": last.to_arn,
                           "status": last.status, "outcome": last.outcome} if last else None,
+        "paused": {"by": state.paused.by, "at": state.paused.at.isoformat(), "reason": state.paused.reason}
+                  if state.paused else None,
         "recent": recent,
     }  # fmt: skip
     phase = "steady" if service.steady else "deploying"
@@ -134,6 +147,7 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
         f"known-good     {revision_label(kg.arn) + '  since ' + kg.since.isoformat() if kg else 'none yet'}",
         f"candidate      {revision_label(cand.arn) + f'  streak {cand.streak}' if cand else 'none'}",
         f"last rollback  {_rollback_line(state)}",
+        f"automatic      {_pause_line(state)}",
         "recent decisions:",
         *(f"  {_history_line(record)}" for record in recent),
     ]
@@ -152,6 +166,13 @@ def _rollback_line(state: ServiceState) -> str:
     return f"{moved} at {last.at.isoformat()} ({last.status}{outcome})"
 
 
+def _pause_line(state: ServiceState) -> str:
+    pause = state.paused
+    if pause is None:
+        return "on (alarms roll back)"
+    return f"PAUSED by {pause.by} at {pause.at.isoformat()}: {pause.reason}"
+
+
 def _history_line(record: dict[str, Any]) -> str:
     kind = record.get("kind", "?")
     at = record.get("at", "?")
@@ -160,6 +181,10 @@ def _history_line(record: dict[str, Any]) -> str:
         return f"{at}  {record.get('action')}  -> {target}  {record.get('reason', '')}"
     if kind in ("promotion", "manual-known-good"):
         return f"{at}  {kind}  {revision_label(record.get('arn'))}  {record.get('reason', '')}"
+    if kind in ("pause", "resume"):
+        return f"{at}  {kind}  by {record.get('by')}  {record.get('reason', '')}"
+    if kind == "takeover":
+        return f"{at}  takeover  of rollback {record.get('abandoned')}, lease ended {record.get('lease_ended')}"
     if kind == "recovery":
         return f"{at}  recovery  {record.get('outcome')}  {revision_label(record.get('to'))}  {record.get('seconds')} s"
     return f"{at}  {kind}  {record.get('message', '')}"
@@ -169,6 +194,56 @@ def _history(args: argparse.Namespace, out: TextIO) -> int:
     guarded, store, _ = _guarded(args)
     records = store.history(guarded, args.limit)
     _emit(args, out, records, [_history_line(r) for r in records] or ["(no decisions recorded)"])
+    return EXIT_OK
+
+
+def _operator(clients: AwsClients) -> str:
+    """Who is pausing: the AWS identity (what CloudTrail will show) and the local user name."""
+    local = os.getenv("USER") or getpass.getuser()
+    try:
+        arn = clients.sts.get_caller_identity()["Arn"]
+    except (ClientError, BotoCoreError) as exc:
+        arn = f"unknown AWS identity ({error_code(exc)})"
+    return f"{arn} ({local})"
+
+
+def _pause(args: argparse.Namespace, out: TextIO) -> int:
+    guarded = _require_guarded(args)
+    clients = AwsClients()
+    store = StateStore(clients.dynamodb, args.table)
+    flag = PauseFlag(by=_operator(clients), at=datetime.now(UTC), reason=args.reason)
+
+    def pause(state: ServiceState) -> tuple[ServiceState, None]:
+        return replace(state, paused=flag), None
+
+    update_with_retry(store, guarded, pause)
+    record = {"kind": "pause", "by": flag.by, "reason": flag.reason, "at": flag.at.isoformat(), "service": guarded.key}
+    store.audit(guarded, record, flag.at)
+    _emit(args, out, record, [f"automatic rollback of {guarded.key} paused by {flag.by}: {flag.reason}"])
+    return EXIT_OK
+
+
+def _resume(args: argparse.Namespace, out: TextIO) -> int:
+    guarded = _require_guarded(args)
+    clients = AwsClients()
+    store = StateStore(clients.dynamodb, args.table)
+    now = datetime.now(UTC)
+    operator = _operator(clients)
+
+    def resume(state: ServiceState) -> tuple[ServiceState, PauseFlag | None]:
+        return replace(state, paused=None), state.paused
+
+    _, was = update_with_retry(store, guarded, resume)
+    record = {
+        "kind": "resume",
+        "by": operator,
+        "paused_by": was.by if was else None,
+        "at": now.isoformat(),
+        "service": guarded.key,
+    }
+    store.audit(guarded, record, now)
+    note = "" if was else " (it was not paused)"
+    _emit(args, out, record, [f"automatic rollback of {guarded.key} resumed by {operator}{note}"])
     return EXIT_OK
 
 

@@ -39,6 +39,8 @@ def decision_notification(guarded: GuardedService, alarm: AlarmSignal | None, de
         "cooldown": "ALARM during rollback cooldown: not rolled back",
         "in_progress": "rollback already in progress",
         "ignored": "alarm event ignored",
+        "stale": "ALARM event is stale: not acted on",
+        "paused": "ALARM while automatic rollback is paused: not rolled back",
     }[decision.action]
     subject = _subject(f"[canary-rollback] {guarded.service}: {headline}")
     lines = [
@@ -57,7 +59,7 @@ def decision_notification(guarded: GuardedService, alarm: AlarmSignal | None, de
             "Equivalent command (already executed):",
             "  " + update_service_command(guarded, decision.target),
         ]
-    elif decision.action in ("dry_run", "cooldown") and decision.target:
+    elif decision.action in ("dry_run", "cooldown", "paused") and decision.target:
         lines += ["", "To roll back by hand:", "  " + update_service_command(guarded, decision.target)]
     elif decision.action == "no_known_good":
         lines += [

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_sts import STSClient
 
 # Five attempts in all for throttling; connect/read bounded so a stuck API cannot eat the Lambda timeout.
 BOTO_CONFIG = Config(
@@ -74,6 +75,10 @@ class AwsClients:
     @property
     def ssm(self) -> SSMClient:
         return self._client("ssm")  # type: ignore[no-any-return]
+
+    @property
+    def sts(self) -> STSClient:
+        return self._client("sts")  # type: ignore[no-any-return]
 
     @property
     def secretsmanager(self) -> SecretsManagerClient:
