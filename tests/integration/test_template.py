@@ -26,7 +26,7 @@ from demo.lambda_context import FakeLambdaContext
 from demo.local_aws import ACCOUNT, REGION
 from demo.template import Resolver, load_template, parameter_defaults
 from tests.conftest import REPO, emf_lines, load_event
-from tests.integration.conftest import break_with_34, make_known_good
+from tests.integration.conftest import alarm_event, break_with_34, make_known_good
 
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
@@ -46,6 +46,10 @@ def resolver(**overrides: str) -> Resolver:
         "NotifyTopic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-NotifyTopic",
         "ProbeFunction": f"{STACK}-ProbeFunction",
         "RollbackFunction": f"{STACK}-RollbackFunction",
+        "RollbackAlarm.Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK}-RollbackAlarm",
+        "RollbackFailureQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-RollbackFailureQueue",
+        "RollbackFailureQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-RollbackFailureQueue",
+        "RollbackFailureQueue.QueueName": f"{STACK}-RollbackFailureQueue",
         **overrides,
     }
     return Resolver(TEMPLATE, refs)
@@ -189,12 +193,40 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
             continue
         props = resolver().resolve(resource["Properties"])
         if props["Namespace"] != namespace:
-            assert props["Namespace"] == "AWS/Lambda", logical_id  # the functions' own error alarms
+            # the functions' own error alarms, and the failure queue's
+            assert props["Namespace"] in ("AWS/Lambda", "AWS/SQS"), logical_id
             continue
         key = (props["Namespace"], props["MetricName"], frozenset((d["Name"], d["Value"]) for d in props["Dimensions"]))
         assert key in emitted, f"{logical_id} watches {key}, which the probe run never emits"
         watched += 1
     assert watched == 3  # RollbackAlarm, ProbesNotRunningAlarm, ProbeErrorsAlarm
+
+
+# ---- asynchronous invocation: no alarm dropped silently, no run counted twice -----------------------
+
+
+def test_async_invoke_settings_follow_the_alarm_age_and_park_failures_in_an_alarmed_queue() -> None:
+    resolve = resolver()
+    rollback = resolve.resolve(RESOURCES["RollbackFunction"]["Properties"])
+    config = rollback["EventInvokeConfig"]
+    max_age = int(parameter_defaults(TEMPLATE)["MaxAlarmAgeSeconds"])
+    assert int(config["MaximumEventAgeInSeconds"]) <= max_age
+    assert int(config["MaximumRetryAttempts"]) in (1, 2)
+    on_failure = config["DestinationConfig"]["OnFailure"]
+    assert (on_failure["Type"], on_failure["Destination"]) == ("SQS", resolve.refs["RollbackFailureQueue.Arn"])
+    alarm = resolve.resolve(RESOURCES["RollbackFailureQueueAlarm"]["Properties"])
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": resolve.refs["RollbackFailureQueue.QueueName"]}]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert alarm["AlarmActions"] == [resolve.refs["NotifyTopic"]]
+    probe = RESOURCES["ProbeFunction"]["Properties"]
+    assert probe["EventInvokeConfig"]["MaximumRetryAttempts"] == 0
+
+
+def test_the_lock_lease_is_the_rollback_timeout_plus_30_seconds() -> None:
+    env = resolver().resolve(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+    assert int(env["ROLLBACK_LOCK_LEASE_SECONDS"]) == RESOURCES["RollbackFunction"]["Properties"]["Timeout"] + 30
+    assert env["MAX_ALARM_AGE_SECONDS"] == parameter_defaults(TEMPLATE)["MaxAlarmAgeSeconds"]
 
 
 # ---- policies: sufficient (every call the code makes) and scoped ------------------------------------
@@ -243,12 +275,56 @@ def test_probes_parameter_statement_follows_the_parameter() -> None:
     assert f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/team/probes" in with_param
 
 
+def _resource_arns(service: str, operation: str, params: dict[str, Any]) -> list[str]:
+    """The ARN(s) IAM evaluates for one recorded call, built from its request as AWS documents it.
+    ["*"] for actions without resource-level permissions (PutMetricData, DescribeTaskDefinition...)."""
+    region_account = f"{REGION}:{ACCOUNT}"
+    if service == "ecs" and operation in ("DescribeServices", "UpdateService"):
+        names = params.get("services") or [params["service"]]
+        return [f"arn:aws:ecs:{region_account}:service/{params['cluster']}/{name}" for name in names]
+    if service == "dynamodb":
+        return [f"arn:aws:dynamodb:{region_account}:table/{params['TableName']}"]
+    if service == "sns":
+        return [params["TopicArn"]]
+    if service in ("cloudwatch", "monitoring") and operation == "DescribeAlarms":
+        return [f"arn:aws:cloudwatch:{region_account}:alarm:{name}" for name in params["AlarmNames"]]
+    if service == "secretsmanager":
+        return [f"arn:aws:secretsmanager:{region_account}:secret:{params['SecretId']}-AbCdEf"]  # the random suffix
+    if service == "ssm":
+        return [f"arn:aws:ssm:{region_account}:parameter/{params['Name'].lstrip('/')}"]
+    return ["*"]
+
+
+def _conditions_hold(statement: dict[str, Any], params: dict[str, Any]) -> bool:
+    """The condition keys this template uses, evaluated against the request (all others fail closed)."""
+    for operator, keys in statement.get("Condition", {}).items():
+        for key, expected in keys.items():
+            if (operator, key) == ("StringEquals", "cloudwatch:namespace"):
+                if params.get("Namespace") != expected:
+                    return False
+            else:
+                return False
+    return True
+
+
+def _permits(statement: dict[str, Any], action: str, arn: str, params: dict[str, Any]) -> bool:
+    if statement["Effect"] != "Allow" or action not in statement["Action"]:
+        return False
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources) and _conditions_hold(statement, params)
+
+
 def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world: Any) -> None:
+    """Each recorded call is checked as IAM would for this template: the action, the ARN built from the
+    request (wildcards matched), and the condition keys the template uses. Not a full policy simulator:
+    SAM's generated statements (logs, the failure destination) and service-side calls are not recorded."""
     # Given both functions with every AWS call recorded, through the whole loop plus the rarer paths
-    calls: dict[str, set[str]] = defaultdict(set)
+    calls: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
 
     def recorder(function: str) -> AwsClients:
-        return AwsClients(on_call=lambda service, operation: calls[function].add(f"{service}:{operation}"))
+        return AwsClients(
+            on_call=lambda service, operation, params: calls[function].append((service, operation, params))
+        )
 
     boto3.client("secretsmanager").create_secret(Name="canary-rollback/mlflow-token", SecretString="t")
     boto3.client("ssm").put_parameter(Name="/canary-rollback/basic", Value="u:p", Type="SecureString")
@@ -270,24 +346,50 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     make_known_good(world)
     break_with_34(world)
     boto3.client("ecs").deregister_task_definition(taskDefinition=world.revisions[31])  # forces the copy path
-    response = rollback_handler.handler(load_event("alarm-state-change"), FakeLambdaContext("RollbackFunction"))
+    response = rollback_handler.handler(alarm_event(world), FakeLambdaContext("RollbackFunction"))
     assert response["action"] == "rolled_back"
     world.minute()
     world.advance_rollout()
     assert world.probe_run()["ok"]  # recovery: RecoverySeconds + notification
 
-    # Then every recorded call is an allowed action of that function
-    resolve = resolver()
+    # Then IAM, evaluated on each call's action, resource ARN and conditions, allows every one of them
+    alarm_arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{world.stack.alarm_names['RollbackAlarm']}"
+    table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{world.stack.table_name}"
+    resolve = resolver(
+        ProbesParameterName="/canary-rollback/probes",
+        NotifyTopic=world.stack.topic_arn,
+        **{"RollbackAlarm.Arn": alarm_arn, "StateTable.Arn": table_arn},
+    )
     iam_prefix = {"monitoring": "cloudwatch"}
+    checked: dict[str, set[str]] = defaultdict(set)
     for function in FUNCTIONS:
         statements = _statements(function, resolve)
         assert calls[function], f"nothing recorded for {function}"
-        for call in sorted(calls[function]):
-            service, operation = call.split(":")
+        for service, operation, params in calls[function]:
             action = f"{iam_prefix.get(service, service)}:{operation}"
-            assert _allows(statements, action), f"{function} calls {action} but its policy does not allow it"
-    assert {"ecs:UpdateService", "ecs:RegisterTaskDefinition", "dynamodb:PutItem"} <= calls["RollbackFunction"]
-    assert {"ssm:GetParameter", "secretsmanager:GetSecretValue", "sns:Publish"} <= calls["ProbeFunction"]
+            for arn in _resource_arns(service, operation, params):
+                assert any(_permits(s, action, arn, params) for s in statements), (
+                    f"{function} calls {action} on {arn} but its policy does not allow it"
+                )
+            checked[function].add(action)
+    assert {"ecs:UpdateService", "ecs:RegisterTaskDefinition", "dynamodb:PutItem", "cloudwatch:DescribeAlarms"} <= (
+        checked["RollbackFunction"]
+    )
+    assert {"ssm:GetParameter", "secretsmanager:GetSecretValue", "sns:Publish"} <= checked["ProbeFunction"]
+
+
+def test_the_policy_check_rejects_calls_outside_the_statements_scope() -> None:
+    # The check above must be able to fail: another service, another table, another namespace are refused.
+    resolve = resolver()
+    rollback = _statements("RollbackFunction", resolve)
+    other_service = _resource_arns("ecs", "UpdateService", {"cluster": "hokusai-development", "service": "billing"})[0]
+    assert not any(_permits(s, "ecs:UpdateService", other_service, {}) for s in rollback)
+    other_table = _resource_arns("dynamodb", "PutItem", {"TableName": "someone-elses"})[0]
+    assert not any(_permits(s, "dynamodb:PutItem", other_table, {}) for s in rollback)
+    assert not any(_permits(s, "cloudwatch:PutMetricData", "*", {"Namespace": "AWS/ECS"}) for s in rollback)
+    assert any(_permits(s, "cloudwatch:PutMetricData", "*", {"Namespace": "CanaryRollback"}) for s in rollback)
+    other_alarm = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:someone-elses-alarm"
+    assert not any(_permits(s, "cloudwatch:DescribeAlarms", other_alarm, {}) for s in rollback)
 
 
 def test_secret_resources_match_the_prefix_convention() -> None:

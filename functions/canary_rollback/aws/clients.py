@@ -30,11 +30,12 @@ BOTO_CONFIG = Config(
     user_agent_extra="canary-rollback/0.1",
 )
 
-OperationHook = Callable[[str, str], None]
+# (service, operation, request parameters): lets tests check every call against the template's policies.
+OperationHook = Callable[[str, str, dict[str, Any]], None]
 
 
 class AwsClients:
-    """A per-container cache of clients. `on_call(service, operation)` lets tests record every API call."""
+    """A per-container cache of clients. `on_call(service, operation, params)` lets tests record every call."""
 
     def __init__(self, session: boto3.Session | None = None, on_call: OperationHook | None = None) -> None:
         self._session = session
@@ -50,8 +51,8 @@ class AwsClients:
                 if self._on_call is not None:
                     hook = self._on_call
                     client.meta.events.register(
-                        "before-call.*.*",
-                        lambda model, **_: hook(model.service_model.service_name, model.name),
+                        "before-parameter-build.*.*",  # the API parameters, before serialisation
+                        lambda model, params, **_: hook(model.service_model.service_name, model.name, params),
                     )
                 self._clients[name] = client
             return self._clients[name]
