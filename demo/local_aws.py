@@ -1,6 +1,6 @@
 """The embedded AWS: a moto server in this process, reached through AWS_ENDPOINT_URL like any endpoint.
 
-In-process on purpose: the ECS rollout simulator edits moto's backend directly (SPEC section 7).
+In-process on purpose: the ECS rollout simulator edits moto's backend directly (moto models no ECS rollouts).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Probe specs (SPEC section 3): strict parsing, so a typo fails at cold start, not at 3 a.m."""
+"""Probe specs (README, "Probe spec"): strict parsing, so a typo fails at cold start, not at 3 a.m."""
 
 from __future__ import annotations
 

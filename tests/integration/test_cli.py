@@ -17,8 +17,7 @@ from canary_rollback.aws.state_store import StateStore
 from canary_rollback.cli import main
 from canary_rollback.models import GuardedService
 from demo.world import CLUSTER, SERVICE
-from tests.conftest import load_event
-from tests.integration.conftest import LoopbackServer, break_with_34, make_known_good
+from tests.integration.conftest import LoopbackServer, alarm_event, break_with_34, make_known_good
 
 
 def run(world: Any, *argv: str) -> tuple[int, str]:
@@ -52,7 +51,7 @@ def test_history_lists_decisions_newest_first(world: Any) -> None:
 
     make_known_good(world)
     break_with_34(world)
-    rollback_handler.handler(load_event("alarm-state-change"), FakeLambdaContext("RollbackFunction"))
+    rollback_handler.handler(alarm_event(world), FakeLambdaContext("RollbackFunction"))
     code, text = run(world, "history")
     assert code == 0
     lines = text.splitlines()

@@ -14,8 +14,8 @@ from demo.lambda_context import FakeLambdaContext
 from tests.conftest import emf_lines, load_event
 from tests.integration.conftest import LoopbackServer, probes_json
 
-# SPEC section 4, with the `service` dimension powertools adds.
-SPEC_METRICS = {
+# The metric contract (README, "Metrics"), with the `service` dimension powertools adds.
+CONTRACT_METRICS = {
     ("ProbeSuccess", "Count", ("Probe", "service")),
     ("ProbeLatency", "Milliseconds", ("Probe", "service")),
     ("ProbeNotFound", "Count", ("Probe", "service")),
@@ -62,7 +62,7 @@ def test_response_shape_and_emf_metrics_follow_the_spec(
     # When the scheduled event arrives
     response = invoke()
 
-    # Then the result says which probe failed and why, and EMF carries every SPEC metric
+    # Then the result says which probe failed and why, and EMF carries every contract metric
     assert response == {
         "ok": False,
         "probes": [
@@ -84,7 +84,7 @@ def test_response_shape_and_emf_metrics_follow_the_spec(
         "known_good": None,
     }
     out = capsys.readouterr().out
-    assert emitted(out) == SPEC_METRICS
+    assert emitted(out) == CONTRACT_METRICS
     values = {}
     for blob in emf_lines(out):
         for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
@@ -113,7 +113,7 @@ def test_cloudwatch_sink_publishes_the_same_names_and_dimension_sets(
     assert emf_lines(capsys.readouterr().out) == []
     listed = boto3.client("cloudwatch").list_metrics(Namespace="CanaryRollback")["Metrics"]
     published = {(m["MetricName"], tuple(sorted(d["Name"] for d in m["Dimensions"]))) for m in listed}
-    assert published == {(name, dims) for name, _, dims in SPEC_METRICS}
+    assert published == {(name, dims) for name, _, dims in CONTRACT_METRICS}
 
 
 def test_probes_from_an_ssm_parameter(

@@ -1,4 +1,4 @@
-"""The prober against real loopback servers: every reason of SPEC 3, and real concurrency."""
+"""The prober against real loopback servers: every failure reason of a probe spec, and real concurrency."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Known-good tracking (SPEC 4) and recovery detection, with no AWS at all."""
+"""Known-good tracking (docs/design.md) and recovery detection, with no AWS at all."""
 
 from __future__ import annotations
 
