@@ -45,6 +45,10 @@ class Settings:
     rollback_cooldown_seconds: int
     dry_run: bool
     notify_topic_arn: str | None
+    # The blue/green gate (README, "Gate blue/green deployments"): consecutive all-pass rounds a stage needs,
+    # and the callBackDelay ECS waits between rounds.
+    hook_passes_required: int = 3
+    hook_interval_seconds: int = 10
 
     @property
     def tracks_known_good(self) -> bool:
@@ -90,6 +94,8 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
         rollback_cooldown_seconds=_int(env, "ROLLBACK_COOLDOWN_SECONDS", 900, minimum=0),
         dry_run=_bool(env, "DRY_RUN", False),
         notify_topic_arn=topic,
+        hook_passes_required=_int(env, "HOOK_PASSES_REQUIRED", 3, minimum=1),
+        hook_interval_seconds=_int(env, "HOOK_INTERVAL_SECONDS", 10, minimum=1),
     )
 
 
@@ -100,6 +106,13 @@ def require_rollback_settings(settings: Settings) -> tuple[GuardedService, str]:
     if settings.state_table is None:
         raise ConfigError("STATE_TABLE: required by the rollback function")
     return settings.guarded, settings.state_table
+
+
+def require_hook_settings(settings: Settings) -> GuardedService:
+    """The deployment hook must know which service it gates: an event for any other service fails the gate."""
+    if settings.guarded is None:
+        raise ConfigError("CLUSTER_NAME and SERVICE_NAME: required by the deployment hook function")
+    return settings.guarded
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:

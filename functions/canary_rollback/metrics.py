@@ -17,6 +17,7 @@ Unit = Literal["Count", "Milliseconds", "Seconds"]
 
 SERVICE_DIMENSION = "service"  # the dimension powertools adds from POWERTOOLS_SERVICE_NAME
 PROBE_DIMENSION = "Probe"
+STAGE_DIMENSION = "Stage"  # the ECS lifecycle stage a deployment-hook probe ran for
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class MetricDatum:
     value: float
     dimensions: tuple[tuple[str, str], ...]
     timestamp: datetime
+    # StorageResolution 1: CloudWatch keeps per-second data, so 10/20/30 s alarm periods can read it.
+    high_resolution: bool = False
 
 
 class MetricsSink(Protocol):
@@ -45,6 +48,21 @@ def probe_run_metrics(results: Sequence[ProbeResult], service_name: str, at: dat
     errors = sum(1 for r in results if r.reason == "error")
     data.append(MetricDatum("ProbeFailures", "Count", failures, aggregate, at))
     data.append(MetricDatum("ProbeErrors", "Count", errors, aggregate, at))
+    return data
+
+
+def hook_metrics(results: Sequence[ProbeResult], service_name: str, stage: str, at: datetime) -> list[MetricDatum]:
+    """The deployment gate's probes: per probe and per lifecycle stage, at high resolution.
+
+    Never `ProbeFailures` (nor `ProbeErrors`): ECS rolls a gated deployment back by itself when the hook answers
+    FAILED, so the rollback alarm, which watches `ProbeFailures`, must not fire for the same failure.
+    """
+    data: list[MetricDatum] = []
+    for result in results:
+        dims = ((SERVICE_DIMENSION, service_name), (PROBE_DIMENSION, result.name), (STAGE_DIMENSION, stage))
+        data.append(MetricDatum("ProbeSuccess", "Count", 1 if result.ok else 0, dims, at, high_resolution=True))
+        if result.latency_ms is not None:
+            data.append(MetricDatum("ProbeLatency", "Milliseconds", result.latency_ms, dims, at, high_resolution=True))
     return data
 
 
@@ -73,13 +91,14 @@ class EmfSink:
         self._service_name = service_name
 
     def publish(self, data: Sequence[MetricDatum]) -> None:
-        from aws_lambda_powertools.metrics import EphemeralMetrics
+        from aws_lambda_powertools.metrics import EphemeralMetrics, MetricResolution
 
         for dimensions, group in group_by_dimensions(data).items():
             blob = EphemeralMetrics(namespace=self._namespace, service=self._service_name)
             for name, value in dimensions:
                 blob.add_dimension(name=name, value=value)
             for datum in group:
-                blob.add_metric(name=datum.name, unit=datum.unit, value=datum.value)
+                resolution = MetricResolution.High if datum.high_resolution else MetricResolution.Standard
+                blob.add_metric(name=datum.name, unit=datum.unit, value=datum.value, resolution=resolution)
             blob.set_timestamp(group[0].timestamp)
             blob.flush_metrics()

@@ -27,6 +27,7 @@ class CloudWatchSink:
                 "Timestamp": d.timestamp,
                 "Value": float(d.value),
                 "Unit": d.unit,
+                **({"StorageResolution": 1} if d.high_resolution else {}),
             }
             for d in data
         ]
