@@ -91,10 +91,12 @@ def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now
     store = runtime.store
     if store is not None:
         _best_effort("audit the hook answer", lambda: store.audit(guarded, record, now))
+    # `service` is the log's own field (powertools' service name); the guarded service goes under its own key.
+    logged = {**{key: value for key, value in record.items() if key != "service"}, "guarded": guarded.key}
     if answer.unchecked:
-        logger.warning("hook answer", extra=record)
+        logger.warning("hook answer", extra=logged)
     else:
-        logger.info("hook answer", extra=record)
+        logger.info("hook answer", extra=logged)
     if answer.status == "FAILED":
         notification = hook_failure_notification(
             guarded,
