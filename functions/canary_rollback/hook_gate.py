@@ -138,8 +138,8 @@ def stage_probes(stage: str, specs: Sequence[ProbeSpec]) -> tuple[ProbeSpec, ...
 
 def plan_hook(event: HookEvent, specs: Sequence[ProbeSpec], settings: HookSettings) -> HookPlan:
     """The rules that need no probe, in the order that keeps a rollback from ever being blocked."""
-    weight = event.stage_weight
-    if weight == 0:
+    # PRE_PRODUCTION_TRAFFIC_SHIFT carries the weights from before the shift (green still 0): not a rollback.
+    if event.stage_weight == 0 and not event.stage.startswith("PRE_"):
         return HookPlan(
             _succeeded(
                 {

@@ -133,6 +133,20 @@ def test_a_rollback_of_another_service_is_not_blocked_either() -> None:
     assert plan.answer.status == "SUCCEEDED"
 
 
+def test_before_the_production_shift_a_zero_weight_is_no_rollback() -> None:
+    # the documented PRE_PRODUCTION_TRAFFIC_SHIFT payload: green still at 0 because nothing has moved yet
+    other = f"{PREFIX}:service/hokusai-development/hokusai-web"
+    ours = plan_hook(event("PRE_PRODUCTION_TRAFFIC_SHIFT", prod={GREEN: 0, BLUE: 100}), SPECS, SETTINGS)
+    assert ours.answer is not None
+    assert (ours.answer.status, ours.answer.details["note"]) == (
+        "SUCCEEDED",
+        "PRE_PRODUCTION_TRAFFIC_SHIFT is not a probed stage",
+    )
+    theirs = plan_hook(event("PRE_PRODUCTION_TRAFFIC_SHIFT", prod={GREEN: 0}, service_arn=other), SPECS, SETTINGS)
+    assert theirs.answer is not None
+    assert theirs.answer.status == "FAILED"
+
+
 def test_weights_of_the_other_map_do_not_count() -> None:
     # a zero production weight says nothing about the test listener
     plan = plan_hook(event("POST_TEST_TRAFFIC_SHIFT", prod={GREEN: 0}), SPECS, SETTINGS)
