@@ -82,3 +82,22 @@ def test_hook_metrics_carry_the_stage_at_high_resolution_and_never_the_rollback_
         (("service", "svc"), ("Probe", "slow"), ("Stage", "POST_TEST_TRAFFIC_SHIFT")),
     }
     assert [d.value for d in data if d.name == "ProbeSuccess"] == [0, 0]
+
+
+def test_emf_sink_marks_only_high_resolution_data(capsys: pytest.CaptureFixture[str]) -> None:
+    from canary_rollback.metrics import EmfSink, MetricDatum, service_metric
+    from tests.conftest import emf_lines
+
+    dims = (("service", "svc"), ("Probe", "p"), ("Stage", "POST_TEST_TRAFFIC_SHIFT"))
+    EmfSink("CanaryRollback", "svc").publish(
+        [
+            MetricDatum("ProbeSuccess", "Count", 1, dims, T0, high_resolution=True),
+            service_metric("Rollbacks", "Count", 1, "svc", T0),  # the default: standard resolution, as before
+        ]
+    )
+    resolutions = {
+        metric["Name"]: metric.get("StorageResolution", 60)
+        for blob in emf_lines(capsys.readouterr().out)
+        for metric in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+    }
+    assert resolutions == {"ProbeSuccess": 1, "Rollbacks": 60}
