@@ -132,3 +132,17 @@ class EcsRolloutSimulator:
         if completed:
             return str(completed[0]["taskDefinition"])
         return str(service.deployments[-1]["taskDefinition"])
+
+    def roll_back_deployment(self, cluster: str, service_name: str) -> str:
+        """ECS abandoning a deployment (a blue/green hook answered FAILED): the previous revision is PRIMARY again.
+
+        Returns the task definition ARN the service is back on.
+        """
+        with self._lock:
+            service = self.backend._get_service(cluster, service_name)
+            previous = next(d for d in service.deployments[1:] if d["status"] == "ACTIVE")
+            service.task_definition = str(previous["taskDefinition"])
+            service.deployments = [dict(previous, status="PRIMARY", rolloutState="COMPLETED", updatedAt=utcnow())]
+            service.running_count = service.desired_count
+            service.pending_count = 0
+            return str(service.task_definition)

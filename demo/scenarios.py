@@ -9,7 +9,7 @@ from typing import Any
 
 from demo.world import CLUSTER, SERVICE, IncidentWorld, TimelineEntry
 
-SCENARIOS = ("incident", "no-known-good", "dry-run", "not-a-deployment")
+SCENARIOS = ("incident", "no-known-good", "dry-run", "not-a-deployment", "blue-green")
 MAX_MINUTES_AFTER_FAULT = 15
 
 
@@ -26,6 +26,11 @@ class ScenarioResult:
 def run_scenario(name: str, world: IncidentWorld) -> ScenarioResult:
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
+    if name == "blue-green":  # the pre-traffic gate: ECS's side simulated (demo/blue_green.py)
+        from demo.blue_green import run_blue_green
+
+        result: ScenarioResult = run_blue_green(world)
+        return result
     start = world.clock()
     if name == "no-known-good":
         world.at(start + timedelta(minutes=38))  # the stack is deployed only now: nothing was ever seen healthy

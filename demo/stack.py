@@ -53,6 +53,7 @@ def create_local_stack(stack_name: str = "canary-rollback", parameters: dict[str
         "StateTable": table_name,
         "ProbeFunction": f"{stack_name}-ProbeFunction",
         "RollbackFunction": f"{stack_name}-RollbackFunction",
+        "DeploymentHookFunction": f"{stack_name}-DeploymentHookFunction",
     }
 
     table = resources["StateTable"]["Properties"]

@@ -59,12 +59,14 @@ def aws(moto_server: Any) -> Iterator[Any]:
 @pytest.fixture
 def handlers_reset() -> Iterator[None]:
     """Handlers cache their Runtime per container; give each test a cold start."""
-    from canary_rollback.handlers import probe, rollback
+    from canary_rollback.handlers import hook, probe, rollback
 
     probe.runtime.set(None)
+    hook.runtime.set(None)
     rollback.application.set(None)
     yield
     probe.runtime.set(None)
+    hook.runtime.set(None)
     rollback.application.set(None)
 
 

@@ -37,6 +37,10 @@ class Settings:
     max_alarm_age_seconds: int = 600
     # How long a pending rollback lock is presumed alive: RollbackFunction's timeout + 30 s (docs/design.md).
     rollback_lock_lease_seconds: int = 150
+    # The blue/green gate (README, "Gate blue/green deployments"): consecutive all-pass rounds a stage needs,
+    # and the callBackDelay ECS waits between rounds.
+    hook_passes_required: int = 3
+    hook_interval_seconds: int = 10
 
 
 def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settings:
@@ -80,6 +84,8 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
         notify_topic_arn=topic,
         max_alarm_age_seconds=_int(env, "MAX_ALARM_AGE_SECONDS", 600, minimum=60),
         rollback_lock_lease_seconds=_int(env, "ROLLBACK_LOCK_LEASE_SECONDS", 150, minimum=30),
+        hook_passes_required=_int(env, "HOOK_PASSES_REQUIRED", 3, minimum=1),
+        hook_interval_seconds=_int(env, "HOOK_INTERVAL_SECONDS", 10, minimum=1),
     )
 
 
@@ -90,6 +96,13 @@ def require_rollback_settings(settings: Settings) -> tuple[GuardedService, str]:
     if settings.state_table is None:
         raise ConfigError("STATE_TABLE: required by the rollback function")
     return settings.guarded, settings.state_table
+
+
+def require_hook_settings(settings: Settings) -> GuardedService:
+    """The deployment hook must know which service it gates: an event for any other service fails the gate."""
+    if settings.guarded is None:
+        raise ConfigError("CLUSTER_NAME and SERVICE_NAME: required by the deployment hook function")
+    return settings.guarded
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int) -> int:

@@ -17,6 +17,7 @@ Unit = Literal["Count", "Milliseconds", "Seconds"]
 
 SERVICE_DIMENSION = "service"  # the dimension powertools adds from POWERTOOLS_SERVICE_NAME
 PROBE_DIMENSION = "Probe"
+STAGE_DIMENSION = "Stage"  # the ECS lifecycle stage a deployment-hook probe ran for
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,21 @@ def probe_run_metrics(results: Sequence[ProbeResult], service_name: str, at: dat
     aggregate = ((SERVICE_DIMENSION, service_name),)
     add("ProbeFailures", "Count", sum(1 for r in results if r.target_failure), aggregate)
     add("ProbeErrors", "Count", sum(1 for r in results if r.reason == "error"), aggregate)
+    return data
+
+
+def hook_metrics(results: Sequence[ProbeResult], service_name: str, stage: str, at: datetime) -> list[MetricDatum]:
+    """The deployment gate's probes: per probe and per lifecycle stage, at high resolution.
+
+    Never `ProbeFailures` (nor `ProbeErrors`): ECS rolls a gated deployment back by itself when the hook answers
+    FAILED, so the rollback alarm, which watches `ProbeFailures`, must not fire for the same failure.
+    """
+    data: list[MetricDatum] = []
+    for result in results:
+        dims = ((SERVICE_DIMENSION, service_name), (PROBE_DIMENSION, result.name), (STAGE_DIMENSION, stage))
+        data.append(MetricDatum("ProbeSuccess", "Count", 1 if result.ok else 0, dims, at, high_resolution=True))
+        if result.latency_ms is not None:
+            data.append(MetricDatum("ProbeLatency", "Milliseconds", result.latency_ms, dims, at, high_resolution=True))
     return data
 
 

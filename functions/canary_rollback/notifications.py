@@ -94,3 +94,36 @@ def recovery_notification(guarded: GuardedService, event: RecoveryEvent) -> Noti
 
 def _subject(text: str) -> str:
     return text if len(text) <= _SUBJECT_LIMIT else text[: _SUBJECT_LIMIT - 3] + "..."
+
+
+def hook_failure_notification(
+    guarded: GuardedService,
+    stage: str,
+    target_revision_arn: str,
+    deployment_arn: str,
+    details: dict[str, object],
+) -> Notification:
+    """The gate failed a blue/green deployment: ECS rolls it back by itself; say which probe saw what."""
+    revision = target_revision_arn.rsplit("/", 1)[-1]
+    probe = details.get("probe")
+    if probe is not None:
+        headline = f"deployment gate FAILED at {stage}: {probe} {details.get('status') or details.get('reason')}"
+    else:
+        headline = f"deployment gate FAILED at {stage}"
+    lines = [
+        f"Service:    {guarded.cluster}/{guarded.service}",
+        f"Stage:      {stage}",
+        f"Revision:   {revision}  ({target_revision_arn})",
+        f"Deployment: {deployment_arn or 'n/a'}",
+    ]
+    if probe is not None:
+        lines += [
+            f"Probe:      {probe}",
+            f"URL:        {details.get('url')}",
+            f"Status:     {details.get('status')}",
+            f"Reason:     {details.get('reason')}",
+        ]
+    elif details.get("note"):
+        lines.append(f"Reason:     {details['note']}")
+    lines += ["", "ECS rolls the deployment back to the previous service revision; production traffic stays there."]
+    return Notification(_subject(f"[canary-rollback] {guarded.service}: {headline}"), "\n".join(lines))

@@ -28,6 +28,7 @@ _FIELDS = frozenset(
         "max_latency_ms",
         "auth_secret",
         "auth_scheme",
+        "test_url",
     }
 )
 # Lambda's own limit bounds a probe: a single probe may not outlive the invocation.
@@ -48,6 +49,9 @@ class ProbeSpec:
     max_latency_ms: int | None = None
     auth_secret: str | None = None
     auth_scheme: AuthScheme = "Bearer"
+    # The same route through the ALB's test listener: what the blue/green gate probes before production
+    # traffic moves (README, "Gate blue/green deployments").
+    test_url: str | None = None
 
 
 def parse_probes_json(text: str, source: str = "PROBES") -> tuple[ProbeSpec, ...]:
@@ -92,9 +96,12 @@ def _parse_one(item: Any, where: str) -> ProbeSpec:
     url = item.get("url")
     if not isinstance(url, str):
         raise fail("url", "is required and must be a string")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise fail("url", f"must be an http or https URL with a host, got {url!r}")
+    _check_url(url, fail, "url")
+    test_url = item.get("test_url")
+    if test_url is not None:
+        if not isinstance(test_url, str):
+            raise fail("test_url", "must be a string")
+        _check_url(test_url, fail, "test_url")
 
     method = item.get("method", "GET")
     if not isinstance(method, str) or method.upper() not in _METHODS:
@@ -159,7 +166,14 @@ def _parse_one(item: Any, where: str) -> ProbeSpec:
         max_latency_ms=max_latency_ms,
         auth_secret=auth_secret,
         auth_scheme=auth_scheme,
+        test_url=test_url,
     )
+
+
+def _check_url(url: str, fail: Callable[[str, str], ConfigError], field_name: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise fail(field_name, f"must be an http or https URL with a host, got {url!r}")
 
 
 def auth_header_set(headers: Mapping[str, str]) -> bool:

@@ -53,6 +53,7 @@ def test_sam_build_and_import_each_built_function(tmp_path: Path) -> None:
     for function, handler in (
         ("ProbeFunction", "canary_rollback.handlers.probe"),
         ("RollbackFunction", "canary_rollback.handlers.rollback"),
+        ("DeploymentHookFunction", "canary_rollback.handlers.hook"),
     ):
         package = build_dir / function
         assert (package / "canary_rollback" / "handlers").is_dir()

@@ -50,6 +50,8 @@ def resolver(**overrides: str) -> Resolver:
         "RollbackFailureQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-RollbackFailureQueue",
         "RollbackFailureQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-RollbackFailureQueue",
         "RollbackFailureQueue.QueueName": f"{STACK}-RollbackFailureQueue",
+        "DeploymentHookFunction": f"{STACK}-DeploymentHookFunction",
+        "DeploymentHookFunction.Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-DeploymentHookFunction",
         **overrides,
     }
     return Resolver(TEMPLATE, refs)
@@ -322,9 +324,7 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     calls: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
 
     def recorder(function: str) -> AwsClients:
-        return AwsClients(
-            on_call=lambda service, operation, params: calls[function].append((service, operation, params))
-        )
+        return AwsClients(on_call=lambda *call: calls[function].append(call))
 
     boto3.client("secretsmanager").create_secret(Name="canary-rollback/mlflow-token", SecretString="t")
     boto3.client("ssm").put_parameter(Name="/canary-rollback/basic", Value="u:p", Type="SecureString")
@@ -400,3 +400,145 @@ def test_secret_resources_match_the_prefix_convention() -> None:
     assert not fnmatch.fnmatch(
         f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:prod/db-password", secrets["Resource"]
     )
+
+
+# ---- the deployment hook (README, "Gate blue/green deployments") -----------------------------------
+
+HOOK = "DeploymentHookFunction"
+HOOK_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-DeploymentHookFunction"
+
+
+def test_hook_function_resolves_and_fits_the_probe_budget() -> None:
+    from canary_rollback.probe_spec import MAX_TIMEOUT_MS
+
+    props = RESOURCES[HOOK]["Properties"]
+    module_name, attribute = props["Handler"].rsplit(".", 1)
+    assert module_name == "canary_rollback.handlers.hook"
+    code_uri = REPO / TEMPLATE["Globals"]["Function"]["CodeUri"]
+    assert (code_uri / (module_name.replace(".", "/") + ".py")).is_file()
+    assert callable(getattr(importlib.import_module(module_name), attribute))
+    assert MAX_TIMEOUT_MS / 1000 + 20 <= props["Timeout"] <= 900
+    env = resolver().resolve(props["Environment"]["Variables"])
+    assert env == {"HOOK_PASSES_REQUIRED": "3", "HOOK_INTERVAL_SECONDS": "10"}
+    for name in ("hook-post-test-traffic-shift", "hook-post-production-traffic-shift"):
+        assert load_event(name)["executionDetails"]["serviceArn"].endswith(":service/hokusai-development/hokusai-api")
+
+
+def test_hook_role_lets_ecs_invoke_the_hook_and_nothing_else() -> None:
+    role = resolver().resolve(RESOURCES["DeploymentHookRole"]["Properties"])
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == {"Effect": "Allow", "Principal": {"Service": ["ecs.amazonaws.com"]}, "Action": ["sts:AssumeRole"]}
+    statements = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    assert [(s["Effect"], s["Action"], s["Resource"]) for s in statements] == [
+        ("Allow", ["lambda:InvokeFunction"], HOOK_ARN)
+    ]
+    assert "ManagedPolicyArns" not in role
+
+
+def test_hook_outputs_name_the_function_and_the_role() -> None:
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["DeploymentHookFunctionArn"]["Value"] == {"Fn::GetAtt": [HOOK, "Arn"]}
+    assert outputs["DeploymentHookRoleArn"]["Value"] == {"Fn::GetAtt": ["DeploymentHookRole", "Arn"]}
+
+
+def test_hook_policy_is_scoped() -> None:
+    statements = _statements(HOOK, resolver())
+    actions = {action for s in statements for action in s["Action"]}
+    assert actions == {
+        "dynamodb:PutItem",
+        "cloudwatch:PutMetricData",
+        "sns:Publish",
+        "secretsmanager:GetSecretValue",
+        "ssm:GetParameter",
+    }  # no ECS action at all: ECS itself rolls a failed gate back
+    (table,) = _allows(statements, "dynamodb:PutItem")
+    assert table["Resource"] == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-StateTable"
+    (metrics,) = _allows(statements, "cloudwatch:PutMetricData")
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "CanaryRollback"}}
+    (publish,) = _allows(statements, "sns:Publish")
+    assert publish["Resource"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-NotifyTopic"
+    probe_secrets = _allows(_statements("ProbeFunction", resolver()), "secretsmanager:GetSecretValue")
+    assert _allows(statements, "secretsmanager:GetSecretValue") == probe_secrets
+
+
+def test_no_alarm_watches_what_the_hook_emits(world: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    from canary_rollback.handlers import hook as hook_handler
+
+    # Given the hook failing a deployment through the test listener (EMF, as in Lambda)
+    probes = json.loads(world.stack.function_env["PROBES"])
+    probes[0]["test_url"] = probes[0]["url"]
+    world.alb.routes.mlflow_routed = False
+    env = {**world.stack.function_env, "METRICS_SINK": "emf", "PROBES": json.dumps(probes)}
+    hook_handler.runtime.set(build_runtime(env, clock=world.clock))
+    try:
+        answer = hook_handler.handler(load_event("hook-post-test-traffic-shift"), FakeLambdaContext(HOOK))
+    finally:
+        hook_handler.runtime.set(None)
+    assert answer["hookStatus"] == "FAILED"
+    emitted: set[tuple[str, frozenset[tuple[str, str]]]] = set()
+    for blob in emf_lines(capsys.readouterr().out):
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for dimension_set in directive["Dimensions"]:
+                for metric in directive["Metrics"]:
+                    emitted.add((metric["Name"], frozenset((name, blob[name]) for name in dimension_set)))
+    assert emitted
+
+    # Then no alarm of the stack watches any of it: ECS rolls back by itself, the rollback alarm stays quiet
+    for logical_id, resource in RESOURCES.items():
+        if resource["Type"] != "AWS::CloudWatch::Alarm":
+            continue
+        props = resolver().resolve(resource["Properties"])
+        key = (props["MetricName"], frozenset((d["Name"], d["Value"]) for d in props["Dimensions"]))
+        assert key not in emitted, logical_id
+
+
+def test_every_aws_call_the_hook_makes_is_allowed_by_its_policy(world: Any, json_logs: list[Any]) -> None:
+    from canary_rollback.handlers import hook as hook_handler
+
+    # Given the hook with every AWS call recorded, probes from SSM with both kinds of secret, a failing test route
+    recorded: list[tuple[Any, ...]] = []
+    clients = AwsClients(on_call=lambda *call: recorded.append(call))
+    boto3.client("secretsmanager").create_secret(Name="canary-rollback/mlflow-token", SecretString="t")
+    boto3.client("ssm").put_parameter(Name="/canary-rollback/basic", Value="u:p", Type="SecureString")
+    url = json.loads(world.stack.function_env["PROBES"])[0]["url"]
+    common = {"url": url, "test_url": url, "expect_status": [401]}
+    probes = [
+        {"name": "authed", **common, "auth_secret": "canary-rollback/mlflow-token"},
+        {"name": "basic", **common, "auth_secret": "ssm:/canary-rollback/basic", "auth_scheme": "Basic"},
+    ]
+    boto3.client("ssm").put_parameter(Name="/canary-rollback/probes", Value=json.dumps(probes), Type="String")
+    env = {**world.stack.function_env, "PROBES": "", "PROBES_PARAMETER": "/canary-rollback/probes"}
+    hook_handler.runtime.set(build_runtime(env, clients=clients, clock=world.clock))
+    world.alb.routes.mlflow_routed = False
+    try:
+        # When it answers a test stage (FAILED: audit, metrics, notification) and a stage it does not probe
+        failed = hook_handler.handler(load_event("hook-post-test-traffic-shift"), FakeLambdaContext(HOOK))
+        scale_up = {**load_event("hook-post-test-traffic-shift"), "lifecycleStage": "POST_SCALE_UP"}
+        passed = hook_handler.handler(scale_up, FakeLambdaContext(HOOK))
+    finally:
+        hook_handler.runtime.set(None)
+    assert (failed["hookStatus"], passed["hookStatus"]) == ("FAILED", "SUCCEEDED")
+    assert not [line for line in json_logs if line["level"] == "ERROR"]  # nothing was refused
+
+    # Then IAM, evaluated on each call's action, resource ARN and conditions, allows every one of them
+    statements = _statements(
+        HOOK,
+        resolver(
+            ProbesParameterName="/canary-rollback/probes",
+            NotifyTopic=world.stack.topic_arn,
+            **{"StateTable.Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{world.stack.table_name}"},
+        ),
+    )
+    calls: set[str] = set()
+    for service, operation, params in recorded:
+        action = f"{'cloudwatch' if service == 'monitoring' else service}:{operation}"
+        for arn in _resource_arns(service, operation, params):
+            assert any(_permits(s, action, arn, params) for s in statements), f"{HOOK} calls {action} on {arn}"
+        calls.add(action)
+    assert {
+        "dynamodb:PutItem",
+        "sns:Publish",
+        "ssm:GetParameter",
+        "secretsmanager:GetSecretValue",
+        "cloudwatch:PutMetricData",  # the demo world's sink is `cloudwatch`
+    } <= calls

@@ -1,0 +1,24 @@
+"""DeploymentHookFunction: ECS's lifecycle hook for BLUE_GREEN, LINEAR and CANARY deployments.
+
+It probes the new revision through the test listener (POST_TEST_TRAFFIC_SHIFT) and production
+(POST_PRODUCTION_TRAFFIC_SHIFT) and answers `hookStatus`; on `FAILED`, ECS rolls the deployment back itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from canary_rollback.hook_run import execute_hook
+from canary_rollback.observability import logger, traced
+from canary_rollback.probe_run import run_deadline
+from canary_rollback.runtime import Lazy, Runtime, build_runtime
+
+runtime: Lazy[Runtime] = Lazy(lambda: build_runtime(need_probes=True))
+
+
+@traced
+@logger.inject_lambda_context(correlation_id_path="executionId", clear_state=True)
+def handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    return execute_hook(runtime.get(), event, deadline=run_deadline(context)).answer.as_response()
