@@ -416,6 +416,39 @@ def test_vpc_and_key_parameters_are_optional_and_validated() -> None:
     assert resolver(KmsKeyArn=KEY_ARN).condition("HasKmsKey") is True
 
 
+def _rule_holds(assertion: Any, values: dict[str, list[str]]) -> bool:
+    """Evaluate a CloudFormation rule assertion over list parameters (the functions the template uses)."""
+    ((function, args),) = assertion.items()
+    if function == "Fn::Or":
+        return any(_rule_holds(a, values) for a in args)
+    if function == "Fn::And":
+        return all(_rule_holds(a, values) for a in args)
+    if function == "Fn::Not":
+        return not _rule_holds(args[0], values)
+    items = values[args[0]["Ref"]]
+    if function == "Fn::EachMemberEquals":
+        return all(item == args[1] for item in items)
+    if function == "Fn::Contains":
+        return args[1] in items
+    raise ValueError(function)
+
+
+@pytest.mark.parametrize(
+    ("subnets", "security_groups", "accepted"),
+    [
+        ("", "", True),
+        ("subnet-0a,subnet-0b", "sg-0c", True),
+        ("subnet-0a", "", False),  # Lambda refuses subnets without security groups; say so before deploying
+        ("", "sg-0c", False),  # security groups alone would silently leave the functions outside the VPC
+        ("subnet-0a,", "sg-0c", False),
+    ],
+)
+def test_subnets_and_security_groups_go_together(subnets: str, security_groups: str, accepted: bool) -> None:
+    (assertion,) = TEMPLATE["Rules"]["SubnetsAndSecurityGroupsTogether"]["Assertions"]
+    values = {"SubnetIds": subnets.split(","), "SecurityGroupIds": security_groups.split(",")}
+    assert _rule_holds(assertion["Assert"], values) is accepted
+
+
 # ---- the security scan's suppressions, the outputs, the published application --------------------------
 
 
