@@ -45,8 +45,15 @@ def parameter_defaults(template: Mapping[str, Any]) -> dict[str, str]:
     return {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
 
 
+_LIST_PARAMETER_TYPES = ("CommaDelimitedList", "List<")
+
+
 class Resolver:
-    """Resolves Ref, Fn::Sub, Fn::GetAtt and Fn::If against known values; anything else is an error."""
+    """Resolves Ref, Fn::Sub, Fn::GetAtt, Fn::Join and Fn::If against known values; anything else is an error.
+
+    A list parameter (CommaDelimitedList) given as text resolves to its items, as CloudFormation splits it:
+    the empty default is `[""]`.
+    """
 
     def __init__(self, template: Mapping[str, Any], refs: Mapping[str, str]) -> None:
         self._template = template
@@ -77,7 +84,7 @@ class Resolver:
             if key == "Ref":
                 if arg == "AWS::NoValue":
                     return _NO_VALUE
-                return self.refs[arg]
+                return self._ref(arg)
             if key == "Fn::GetAtt":
                 return self.refs[f"{arg[0]}.{arg[1]}"]
             if key == "Fn::Sub":
@@ -85,9 +92,18 @@ class Resolver:
                 return re.sub(r"\$\{([^}!]+)\}", lambda m: str({**self.refs, **extra}[m.group(1)]), text)
             if key == "Fn::If":
                 return self.resolve(arg[1] if self.condition(arg[0]) else arg[2])
+            if key == "Fn::Join":
+                return str(arg[0]).join(str(item) for item in self.resolve(arg[1]))
             if key.startswith("Fn::"):
                 raise ValueError(f"local resolver does not support {key}")
         return {k: v for k, v in ((k, self.resolve(v)) for k, v in value.items()) if v is not _NO_VALUE}
+
+    def _ref(self, name: str) -> Any:
+        value = self.refs[name]
+        parameter_type = str(self._template.get("Parameters", {}).get(name, {}).get("Type", ""))
+        if isinstance(value, str) and parameter_type.startswith(_LIST_PARAMETER_TYPES):
+            return value.split(",")
+        return value
 
 
 _NO_VALUE = object()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import importlib
 import json
 import os
@@ -236,8 +237,8 @@ def test_the_lock_lease_is_the_rollback_timeout_plus_30_seconds() -> None:
 
 def _statements(function: str, resolve: Resolver) -> list[dict[str, Any]]:
     statements: list[dict[str, Any]] = []
-    for policy in RESOURCES[function]["Properties"]["Policies"]:
-        statements += resolve.resolve(policy)["Statement"]
+    for policy in resolve.resolve(RESOURCES[function]["Properties"]["Policies"]):  # conditional ones drop out
+        statements += policy["Statement"]
     return statements
 
 
@@ -542,3 +543,238 @@ def test_every_aws_call_the_hook_makes_is_allowed_by_its_policy(world: Any, json
         "secretsmanager:GetSecretValue",
         "cloudwatch:PutMetricData",  # the demo world's sink is `cloudwatch`
     } <= calls
+
+
+# ---- rendered: the SAM transform's output with the conditions evaluated --------------------------------
+
+KEY_ARN = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+VPC_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole"
+WITH_VPC = {"SubnetIds": "subnet-0a,subnet-0b", "SecurityGroupIds": "sg-0c"}
+
+
+@functools.cache
+def _sam_translated() -> str:
+    """template.yaml as CloudFormation receives it after the SAM transform (scripts/sam_translate.py)."""
+    sam_python = Path(sam_cli()).parent / "python"
+    result = subprocess.run(
+        [str(sam_python), str(REPO / "scripts" / "sam_translate.py"), str(REPO / "template.yaml")],
+        capture_output=True,
+        text=True,
+        env=sam_env(),
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def rendered(**parameters: str) -> dict[str, dict[str, Any]]:
+    """The deployed resources for these parameter values: conditional resources dropped, properties resolved."""
+    template = json.loads(_sam_translated())
+    resolve = Resolver(template, resolver(**parameters).refs)
+    resources: dict[str, dict[str, Any]] = {}
+    for logical_id, resource in template["Resources"].items():
+        if "Condition" in resource and not resolve.condition(resource["Condition"]):
+            continue
+        # properties the tests below read; the rest may reference attributes the local resolver does not know
+        wanted = ("VpcConfig", "KmsKeyArn", "SSESpecification", "KmsMasterKeyId", "KmsKeyId", "ManagedPolicyArns")
+        props = resolve.resolve({key: value for key, value in resource.get("Properties", {}).items() if key in wanted})
+        if resource["Type"] == "AWS::IAM::Role":
+            props["Statements"] = [
+                statement
+                for policy in resolve.resolve(resource["Properties"].get("Policies", []))
+                for statement in policy["PolicyDocument"]["Statement"]
+            ]
+        resources[logical_id] = {"Type": resource["Type"], "Properties": props}
+    return resources
+
+
+def _of_type(resources: dict[str, dict[str, Any]], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r["Properties"] for name, r in resources.items() if r["Type"] == kind}
+
+
+def _kms_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in role["Statements"] if any(str(a).startswith("kms:") for a in s["Action"])]
+
+
+def test_rendered_without_vpc_or_key_has_no_vpc_config_no_key_and_no_kms_permission() -> None:
+    resources = rendered()
+    functions = _of_type(resources, "AWS::Lambda::Function")
+    assert set(functions) >= set(FUNCTIONS)
+    for name, props in functions.items():
+        assert "VpcConfig" not in props, name
+        assert "KmsKeyArn" not in props, name
+    assert resources["StateTable"]["Properties"]["SSESpecification"] == {"SSEEnabled": True}
+    assert "KmsMasterKeyId" not in resources["NotifyTopic"]["Properties"]
+    for name, props in _of_type(resources, "AWS::Logs::LogGroup").items():
+        assert "KmsKeyId" not in props, name
+    for name, role in _of_type(resources, "AWS::IAM::Role").items():
+        assert _kms_statements(role) == [], name
+
+
+def test_rendered_with_subnets_puts_every_function_in_the_vpc_and_adds_only_the_eni_policy() -> None:
+    without, with_vpc = rendered(), rendered(**WITH_VPC)
+    functions = _of_type(with_vpc, "AWS::Lambda::Function")
+    for name, props in functions.items():
+        assert props["VpcConfig"] == {"SubnetIds": ["subnet-0a", "subnet-0b"], "SecurityGroupIds": ["sg-0c"]}, name
+    for name, role in _of_type(with_vpc, "AWS::IAM::Role").items():
+        if name.endswith("FunctionRole"):
+            assert VPC_POLICY in role["ManagedPolicyArns"], name
+        before = without[name]["Properties"]
+        assert role["Statements"] == before["Statements"], f"{name}: the VPC adds no inline statement"
+        # SAM attaches the managed policy whenever VpcConfig is declared, even as an !If that resolves to
+        # nothing: the ENI permissions are on the roles in both cases (README, "Run the probe in a VPC").
+        assert role.get("ManagedPolicyArns") == before.get("ManagedPolicyArns"), name
+
+
+def test_rendered_with_a_key_encrypts_table_topic_logs_and_environment_and_grants_exactly_its_use() -> None:
+    resources = rendered(KmsKeyArn=KEY_ARN)
+    assert resources["StateTable"]["Properties"]["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": KEY_ARN,
+    }
+    assert resources["NotifyTopic"]["Properties"]["KmsMasterKeyId"] == KEY_ARN
+    log_groups = _of_type(resources, "AWS::Logs::LogGroup")
+    assert {"ProbeFunctionLogGroup", "RollbackFunctionLogGroup"} <= set(log_groups)
+    for name, props in log_groups.items():
+        assert props["KmsKeyId"] == KEY_ARN, name
+    functions = _of_type(resources, "AWS::Lambda::Function")
+    for name, props in functions.items():
+        assert props["KmsKeyArn"] == KEY_ARN, name
+        assert "VpcConfig" not in props, name
+    roles = _of_type(resources, "AWS::IAM::Role")
+    for function in functions:
+        (statement,) = _kms_statements(roles[f"{function}Role"])
+        assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
+        assert statement["Resource"] == KEY_ARN
+
+
+def test_vpc_and_key_parameters_are_optional_and_validated() -> None:
+    params = TEMPLATE["Parameters"]
+    for name in ("SubnetIds", "SecurityGroupIds"):
+        assert params[name]["Type"] == "CommaDelimitedList"
+        assert params[name]["Default"] == ""
+    allowed = re.compile(params["KmsKeyArn"]["AllowedPattern"])
+    assert allowed.fullmatch("")
+    assert allowed.fullmatch(KEY_ARN)
+    assert not allowed.fullmatch("alias/canary-rollback")  # an alias would not scope the IAM statement
+    assert resolver().condition("InVpc") is False
+    assert resolver(**WITH_VPC).condition("InVpc") is True
+    assert resolver(KmsKeyArn=KEY_ARN).condition("HasKmsKey") is True
+
+
+def _rule_holds(assertion: Any, values: dict[str, list[str]]) -> bool:
+    """Evaluate a CloudFormation rule assertion over list parameters (the functions the template uses)."""
+    ((function, args),) = assertion.items()
+    if function == "Fn::Or":
+        return any(_rule_holds(a, values) for a in args)
+    if function == "Fn::And":
+        return all(_rule_holds(a, values) for a in args)
+    if function == "Fn::Not":
+        return not _rule_holds(args[0], values)
+    items = values[args[0]["Ref"]]
+    if function == "Fn::EachMemberEquals":
+        return all(item == args[1] for item in items)
+    if function == "Fn::Contains":
+        return args[1] in items
+    raise ValueError(function)
+
+
+@pytest.mark.parametrize(
+    ("subnets", "security_groups", "accepted"),
+    [
+        ("", "", True),
+        ("subnet-0a,subnet-0b", "sg-0c", True),
+        ("subnet-0a", "", False),  # Lambda refuses subnets without security groups; say so before deploying
+        ("", "sg-0c", False),  # security groups alone would silently leave the functions outside the VPC
+        ("subnet-0a,", "sg-0c", False),
+    ],
+)
+def test_subnets_and_security_groups_go_together(subnets: str, security_groups: str, accepted: bool) -> None:
+    (assertion,) = TEMPLATE["Rules"]["SubnetsAndSecurityGroupsTogether"]["Assertions"]
+    values = {"SubnetIds": subnets.split(","), "SecurityGroupIds": security_groups.split(",")}
+    assert _rule_holds(assertion["Assert"], values) is accepted
+
+
+# ---- the security scan's suppressions, the outputs, the published application --------------------------
+
+
+def test_every_checkov_suppression_says_why() -> None:
+    skips = 0
+    for logical_id, resource in RESOURCES.items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert re.fullmatch(r"CKV2?_AWS_\d+", skip["id"]), logical_id
+            assert len(skip.get("comment", "").split()) >= 8, f"{logical_id} {skip['id']}: give the reason"
+            skips += 1
+    assert skips >= 1
+
+
+def test_outputs_a_platform_team_needs() -> None:
+    outputs = TEMPLATE["Outputs"]
+    assert {"StateTableName", "NotifyTopicArn", "DashboardUrl", "RollbackAlarmArn", "ProbesNotRunningAlarmArn"} <= set(
+        outputs
+    )
+    assert outputs["RollbackAlarmArn"]["Value"] == {"Fn::GetAtt": ["RollbackAlarm", "Arn"]}
+    assert outputs["ProbesNotRunningAlarmArn"]["Value"] == {"Fn::GetAtt": ["ProbesNotRunningAlarm", "Arn"]}
+
+
+def test_serverless_repo_metadata_is_complete_and_matches_the_package() -> None:
+    import tomllib
+
+    app = TEMPLATE["Metadata"]["AWS::ServerlessRepo::Application"]
+    version = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+    assert app["SemanticVersion"] == version
+    assert re.fullmatch(r"[A-Za-z0-9-]{1,140}", app["Name"])
+    assert re.fullmatch(r"[a-z0-9](?:[a-z0-9]|-(?!-))*[a-z0-9]", app["Author"])
+    assert 1 <= len(app["Description"]) <= 256
+    assert 1 <= len(app["Labels"]) <= 10
+    assert all(re.fullmatch(r"[A-Za-z0-9_:/@-]{1,127}", label) for label in app["Labels"])
+    assert app["SpdxLicenseId"] == "Apache-2.0"
+    assert (REPO / app["LicenseUrl"]).read_text().lstrip().startswith("Apache License")
+    assert (REPO / app["ReadmeUrl"]).is_file()
+    for key in ("HomePageUrl", "SourceCodeUrl"):
+        assert app[key].startswith("https://"), key
+
+
+# ---- the fleet example: nested stacks of this template -------------------------------------------------
+
+FLEET = REPO / "examples" / "fleet" / "template.yaml"
+
+
+def test_fleet_template_is_cfn_lint_clean() -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "cfn-lint"), str(FLEET)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_fleet_nests_this_template_with_valid_parameters_for_two_distinct_services() -> None:
+    from canary_rollback.probe_spec import parse_probes_json
+
+    fleet = load_template(FLEET)
+    applications = {n: r for n, r in fleet["Resources"].items() if r["Type"] == "AWS::Serverless::Application"}
+    assert len(applications) >= 2
+    guarded: set[tuple[str, str]] = set()
+    for name, application in applications.items():
+        props = application["Properties"]
+        assert (FLEET.parent / props["Location"]).resolve() == REPO / "template.yaml", name
+        values = props["Parameters"]
+        assert set(values) <= set(TEMPLATE["Parameters"]), f"{name} passes a parameter the template lacks"
+        for key, value in values.items():
+            spec = TEMPLATE["Parameters"][key]
+            if not isinstance(value, str):
+                continue  # a Ref or Join to the parent's own parameters
+            if "AllowedPattern" in spec:
+                assert re.fullmatch(spec["AllowedPattern"], value), (name, key, value)
+            if "AllowedValues" in spec:
+                assert value in [str(v) for v in spec["AllowedValues"]], (name, key, value)
+        if "Probes" in values:
+            assert parse_probes_json(values["Probes"])
+        guarded.add((values["ClusterName"], values["ServiceName"]))
+    assert len(guarded) == len(applications)
+    assert len({a["Properties"]["Parameters"]["ClusterName"] for a in applications.values()}) >= 2
+    assert len({a["Properties"]["Parameters"]["DryRun"] for a in applications.values()}) == 2
+    for output in fleet["Outputs"].values():
+        application, attribute = output["Value"]["Fn::GetAtt"]
+        assert application in applications
+        assert attribute.removeprefix("Outputs.") in TEMPLATE["Outputs"]
