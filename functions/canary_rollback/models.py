@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 FailureReason = Literal["status", "body", "latency", "timeout", "connection", "tls", "error"]
 TARGET_REASONS: frozenset[str] = frozenset({"status", "body", "latency", "timeout", "connection", "tls"})
@@ -69,11 +69,22 @@ class ServiceObservation:
 
 
 @dataclass(frozen=True)
+class TaskDefinitionSnapshot:
+    """What was seen healthy (README "How decisions are made"): the registrable task definition and the image
+    digest each container actually ran. A rollback restores this, not whatever the ARN or a tag points at now."""
+
+    definition: dict[str, Any]  # RegisterTaskDefinition arguments (family, containerDefinitions, ...), no tags
+    tags: tuple[tuple[str, str], ...] = ()
+    digests: dict[str, str] = field(default_factory=dict)  # container name -> `sha256:...` as the tasks reported
+
+
+@dataclass(frozen=True)
 class KnownGood:
     arn: str
     since: datetime
     reason: str
     copied_from: str | None = None
+    snapshot: TaskDefinitionSnapshot | None = None  # None: recorded by a version before snapshots existed
 
 
 @dataclass(frozen=True)
@@ -97,6 +108,9 @@ class RollbackRecord:
     status: RollbackStatus
     outcome: RecoveryOutcome | None = None
     recovered_at: datetime | None = None
+    # The digest-pinned copy registered for this rollback, saved with the lock before UpdateService: a retry
+    # deploys this revision again instead of registering another one.
+    copy_arn: str | None = None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from canary_rollback.aws.clients import error_code
 from canary_rollback.config import GuardedService
 from canary_rollback.errors import StateConflict, StateStoreError
-from canary_rollback.models import Candidate, KnownGood, RollbackRecord, ServiceState
+from canary_rollback.models import Candidate, KnownGood, RollbackRecord, ServiceState, TaskDefinitionSnapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -122,6 +122,8 @@ def item_from_state(state: ServiceState) -> dict[str, Any]:
         m = {"arn": {"S": kg.arn}, "since": {"S": _iso(kg.since)}, "reason": {"S": kg.reason}}
         if kg.copied_from:
             m["copied_from"] = {"S": kg.copied_from}
+        if kg.snapshot is not None:
+            m["snapshot"] = {"S": snapshot_to_json(kg.snapshot)}
         item["known_good"] = {"M": m}
     if state.candidate is not None:
         c = state.candidate
@@ -140,6 +142,8 @@ def item_from_state(state: ServiceState) -> dict[str, Any]:
             m["outcome"] = {"S": r.outcome}
         if r.recovered_at:
             m["recovered_at"] = {"S": _iso(r.recovered_at)}
+        if r.copy_arn:
+            m["copy_arn"] = {"S": r.copy_arn}
         item["last_rollback"] = {"M": m}
     if state.last_run_at is not None:
         item["last_run_at"] = {"S": _iso(state.last_run_at)}
@@ -157,6 +161,7 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
             since=_dt(m["since"]["S"]),
             reason=m["reason"]["S"],
             copied_from=m.get("copied_from", {}).get("S"),
+            snapshot=snapshot_from_json(m["snapshot"]["S"]) if "snapshot" in m else None,  # absent: older version
         )
     candidate = None
     if "candidate" in item:
@@ -174,6 +179,7 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
             status=m["status"]["S"],
             outcome=m.get("outcome", {}).get("S"),
             recovered_at=_dt(m["recovered_at"]["S"]) if "recovered_at" in m else None,
+            copy_arn=m.get("copy_arn", {}).get("S"),
         )
     return ServiceState(
         known_good=known_good,
@@ -182,6 +188,23 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
         last_run_at=_dt(item["last_run_at"]["S"]) if "last_run_at" in item else None,
         last_run_ok=item["last_run_ok"]["BOOL"] if "last_run_ok" in item else None,
         version=int(item.get("version", {}).get("N", "0")),
+    )
+
+
+def snapshot_to_json(snapshot: TaskDefinitionSnapshot) -> str:
+    """One JSON string attribute, not a nested map: a task definition nests deeper than DynamoDB's 32 levels
+    allow in the worst case, a string costs no per-attribute overhead toward the 400 KB item limit, and the
+    definition is only ever read back whole to register it again."""
+    body = {"definition": snapshot.definition, "tags": [list(t) for t in snapshot.tags], "digests": snapshot.digests}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def snapshot_from_json(text: str) -> TaskDefinitionSnapshot:
+    body = json.loads(text)
+    return TaskDefinitionSnapshot(
+        definition=dict(body["definition"]),
+        tags=tuple((str(k), str(v)) for k, v in body.get("tags", [])),
+        digests={str(k): str(v) for k, v in body.get("digests", {}).items()},
     )
 
 
