@@ -35,7 +35,9 @@ def test_snapshot_and_copy_arn_round_trip() -> None:
     snapshot = TaskDefinitionSnapshot(
         definition={
             "family": "hokusai-api-development",
-            "containerDefinitions": [{"name": "api", "image": "hokusai/api:main", "portMappings": [{"containerPort": 8001}]}],
+            "containerDefinitions": [
+                {"name": "api", "image": "hokusai/api:main", "portMappings": [{"containerPort": 8001}]}
+            ],
             "cpu": "256",
         },
         tags=(("team", "hokusai"),),
