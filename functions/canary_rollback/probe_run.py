@@ -15,6 +15,7 @@ from canary_rollback.notifications import recovery_notification
 from canary_rollback.observability import logger
 from canary_rollback.prober import run_probes
 from canary_rollback.runtime import Runtime
+from canary_rollback.snapshots import capture_for_run
 from canary_rollback.tracking import TrackingOutcome, track_run
 
 
@@ -72,9 +73,11 @@ def execute_probe_run(runtime: Runtime) -> ProbeRunReport:
     guarded = settings.guarded
     run_ok = all(result.ok for result in results)
     service = runtime.ecs.describe(guarded)
+    # Snapshot at promotion (README "How decisions are made"): captured BEFORE the write that would promote.
+    snapshot = capture_for_run(runtime.ecs, store, guarded, service, run_ok, now, settings.known_good_after)
 
     def advance(state: ServiceState) -> tuple[ServiceState, TrackingOutcome]:
-        outcome = track_run(state, service, run_ok, now, settings.known_good_after)
+        outcome = track_run(state, service, run_ok, now, settings.known_good_after, snapshot=snapshot)
         return outcome.state, outcome
 
     saved, outcome = update_with_retry(store, guarded, advance)

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from canary_rollback.models import Candidate, KnownGood, RollbackRecord, ServiceObservation, ServiceState
+
+if TYPE_CHECKING:
+    from canary_rollback.snapshots import SnapshotCapture
 
 
 @dataclass(frozen=True)
@@ -33,8 +37,13 @@ def track_run(
     run_ok: bool,
     now: datetime,
     known_good_after: int,
+    snapshot: SnapshotCapture | None = None,
 ) -> TrackingOutcome:
+    """`snapshot`: what `snapshots.capture_for_run` saw; a promotion takes it or does not happen (None: promote
+    without one, as versions before snapshots did)."""
     candidate, known_good, promoted, note = _advance_streak(state, service, run_ok, now, known_good_after)
+    if promoted is not None and snapshot is not None:
+        known_good, promoted, note = snapshot.attach(state.known_good, promoted, note)
     last_rollback, recovery = _check_recovery(state.last_rollback, service, run_ok, now)
     new_state = replace(
         state,
