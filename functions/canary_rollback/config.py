@@ -45,6 +45,9 @@ class Settings:
     rollback_cooldown_seconds: int
     dry_run: bool
     notify_topic_arn: str | None
+    # Roll back to the image digests seen healthy, not to whatever their tags point at now (README "How
+    # decisions are made"); false keeps tags and copies a known-good only when it is no longer ACTIVE.
+    pin_image_digests: bool = True
 
     @property
     def tracks_known_good(self) -> bool:
@@ -90,6 +93,7 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
         rollback_cooldown_seconds=_int(env, "ROLLBACK_COOLDOWN_SECONDS", 900, minimum=0),
         dry_run=_bool(env, "DRY_RUN", False),
         notify_topic_arn=topic,
+        pin_image_digests=_bool(env, "PIN_IMAGE_DIGESTS", True),
     )
 
 

@@ -21,6 +21,7 @@ from canary_rollback.aws.clients import AwsClients
 from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.runtime import build_runtime
+from demo.ecs_simulator import ImageRegistry, fake_digest
 from demo.lambda_context import FakeLambdaContext
 from demo.local_aws import ACCOUNT, REGION
 from demo.template import Resolver, load_template, parameter_defaults
@@ -136,7 +137,7 @@ def test_environment_covers_the_spec_variables() -> None:
     spec = {
         "PROBES", "PROBES_PARAMETER", "METRICS_SINK", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME",
         "CLUSTER_NAME", "SERVICE_NAME", "STATE_TABLE", "KNOWN_GOOD_AFTER", "ROLLBACK_COOLDOWN_SECONDS", "DRY_RUN",
-        "NOTIFY_TOPIC_ARN",
+        "NOTIFY_TOPIC_ARN", "PIN_IMAGE_DIGESTS",
     }  # fmt: skip
     assert spec <= set(env)
     # the default probes parameter is valid probe JSON
@@ -233,6 +234,20 @@ def test_no_wildcard_actions_and_scoped_sensitive_statements() -> None:
         assert publish["Resource"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-NotifyTopic"
 
 
+def test_probe_reads_only_the_guarded_clusters_tasks() -> None:
+    probe = _statements("ProbeFunction", resolver())
+    (list_tasks,) = _allows(probe, "ecs:ListTasks")
+    assert list_tasks["Action"] == ["ecs:ListTasks"]
+    cluster_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/hokusai-development"
+    assert list_tasks["Condition"] == {"ArnEquals": {"ecs:cluster": cluster_arn}}
+    (describe_tasks,) = _allows(probe, "ecs:DescribeTasks")
+    assert describe_tasks["Action"] == ["ecs:DescribeTasks"]
+    assert describe_tasks["Resource"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/hokusai-development/*"
+    # nothing that changes ECS: the probe only reads
+    for action in ("ecs:UpdateService", "ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"):
+        assert not _allows(probe, action), action
+
+
 def test_probes_parameter_statement_follows_the_parameter() -> None:
     without = _allows(_statements("ProbeFunction", resolver()), "ssm:GetParameter")[0]["Resource"]
     assert without == [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/canary-rollback/*"]
@@ -245,6 +260,8 @@ def test_probes_parameter_statement_follows_the_parameter() -> None:
 def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world: Any) -> None:
     # Given both functions with every AWS call recorded, through the whole loop plus the rarer paths
     calls: dict[str, set[str]] = defaultdict(set)
+    registry = ImageRegistry({f"hokusai/api:build-{n}": fake_digest(f"build-{n}") for n in range(30, 35)})
+    world.simulator.with_tasks(registry)  # running tasks report digests: the snapshot reads them
 
     def recorder(function: str) -> AwsClients:
         return AwsClients(on_call=lambda service, operation: calls[function].add(f"{service}:{operation}"))
@@ -285,6 +302,7 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
             assert _allows(statements, action), f"{function} calls {action} but its policy does not allow it"
     assert {"ecs:UpdateService", "ecs:RegisterTaskDefinition", "dynamodb:PutItem"} <= calls["RollbackFunction"]
     assert {"ssm:GetParameter", "secretsmanager:GetSecretValue", "sns:Publish"} <= calls["ProbeFunction"]
+    assert {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"} <= calls["ProbeFunction"]
 
 
 def test_secret_resources_match_the_prefix_convention() -> None:

@@ -34,8 +34,11 @@ def test_full_configuration() -> None:
             "ROLLBACK_COOLDOWN_SECONDS": "60",
             "DRY_RUN": "TRUE",
             "NOTIFY_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:topic",
+            "PIN_IMAGE_DIGESTS": "false",
         }
     )
+    assert settings.pin_image_digests is False
+    assert load_settings({"PROBES": PROBES}).pin_image_digests is True
     assert settings.guarded == GuardedService("hokusai-development", "hokusai-api")
     assert settings.tracks_known_good
     assert (settings.known_good_after, settings.rollback_cooldown_seconds, settings.dry_run) == (5, 60, True)
@@ -53,6 +56,7 @@ def test_full_configuration() -> None:
         ({"PROBES": PROBES, "KNOWN_GOOD_AFTER": "0"}, "KNOWN_GOOD_AFTER: must be at least 1"),
         ({"PROBES": PROBES, "ROLLBACK_COOLDOWN_SECONDS": "-5"}, "ROLLBACK_COOLDOWN_SECONDS"),
         ({"PROBES": PROBES, "DRY_RUN": "maybe"}, "DRY_RUN"),
+        ({"PROBES": PROBES, "PIN_IMAGE_DIGESTS": "sometimes"}, "PIN_IMAGE_DIGESTS"),
         ({"PROBES": PROBES, "NOTIFY_TOPIC_ARN": "my-topic"}, "NOTIFY_TOPIC_ARN"),
     ],
 )
