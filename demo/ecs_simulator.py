@@ -124,6 +124,10 @@ class EcsRolloutSimulator:
         return list(self.service_tasks(cluster, service_name.rsplit("/", 1)[-1]))
 
     def _describe_tasks(self, cluster_str: str, tasks: list[str]) -> list[Any]:
+        if len(tasks) > 100:  # the API reference: "A list of up to 100 task IDs or full ARN entries"
+            from moto.ecs.exceptions import InvalidParameterException
+
+            raise InvalidParameterException("Tasks cannot be more than 100.")
         wanted = set(tasks)
         found: list[Any] = [t for ts in self.tasks.values() for t in ts if t.task_arn in wanted]
         rest = [arn for arn in tasks if arn not in {t.task_arn for t in found}]

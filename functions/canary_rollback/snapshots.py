@@ -15,7 +15,8 @@ from datetime import datetime
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.state_store import StateStore
 from canary_rollback.config import GuardedService
-from canary_rollback.errors import EcsError
+from canary_rollback.errors import CanaryRollbackError, EcsError
+from canary_rollback.images import ImageReferenceError, parse_image
 from canary_rollback.models import KnownGood, ServiceObservation, TaskDefinitionSnapshot
 from canary_rollback.observability import logger
 from canary_rollback.tracking import track_run
@@ -83,3 +84,39 @@ def capture_for_run(
     except EcsError as exc:
         logger.warning("snapshot not captured", extra={"arn": arn, "error": str(exc)})
         return SnapshotCapture(arn, None, f"its snapshot could not be captured ({exc})")
+
+
+class SnapshotRefused(CanaryRollbackError):
+    """An operator asked to record a known-good whose images could not be restored as they were seen."""
+
+
+def snapshot_for_operator(
+    ecs: EcsGateway, guarded: GuardedService, arn: str, allow_unpinned: bool
+) -> TaskDefinitionSnapshot:
+    """`mark-known-good`: the revision as registered, plus its tasks' digests when the service runs it now.
+
+    A revision that names images by tag with no running task to say which digest they are is refused unless
+    the operator allows it: its rollback would deploy whatever the tags point at by then."""
+    snapshot = ecs.registrable_snapshot(arn)
+    digests, disagreement = agreed_digests(ecs.running_digests(guarded, arn))
+    if disagreement is not None:
+        raise SnapshotRefused(f"{disagreement}: no single image was seen, so none can be recorded")
+    unpinned = [
+        f"{container.get('name')} {container.get('image')}"
+        for container in snapshot.definition.get("containerDefinitions", [])
+        if str(container.get("name")) not in digests and not _names_a_digest(str(container.get("image", "")))
+    ]
+    if unpinned and not allow_unpinned:
+        raise SnapshotRefused(
+            f"{arn.rsplit('/', 1)[-1]} names images by tag ({', '.join(unpinned)}) and no running task of it "
+            "reports their digests, so a rollback would deploy whatever those tags point at then; "
+            "pass --allow-unpinned to record it anyway"
+        )
+    return replace(snapshot, digests=digests)
+
+
+def _names_a_digest(image: str) -> bool:
+    try:
+        return parse_image(image).pinned
+    except ImageReferenceError:
+        return False

@@ -3,6 +3,8 @@ tasks report the image digests ECS resolved at deployment start, tags move, old 
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -273,3 +275,74 @@ def test_a_known_good_recorded_before_snapshots_still_rolls_back(world: Incident
     else:
         assert response["target"] == world.revisions[31]
     assert world.current_revision() == response["target"]
+
+
+# ---- operate: the CLI shows and records snapshots ------------------------------------------------------
+
+
+def cli(world: IncidentWorld, *argv: str) -> tuple[int, str]:
+    from canary_rollback.cli import main
+
+    out = io.StringIO()
+    flags = ["--cluster", CLUSTER, "--service", SERVICE, "--table", world.stack.table_name]
+    return main([argv[0], *flags, *argv[1:]], out=out), out.getvalue()
+
+
+def test_status_shows_the_known_goods_images_with_their_digests(tag_world: IncidentWorld) -> None:
+    make_known_good(tag_world)
+    code, text = cli(tag_world, "status")
+    assert code == 0
+    assert f"  api          hokusai/api:main  @ {GOOD}" in text
+    from canary_rollback.cli import main
+
+    out = io.StringIO()
+    main(["--json", "status", "--cluster", CLUSTER, "--service", SERVICE, "--table", tag_world.stack.table_name], out)
+    images = json.loads(out.getvalue())["known_good"]["images"]
+    assert images == [{"container": "api", "image": "hokusai/api:main", "digest": GOOD}]
+
+
+def test_mark_known_good_of_the_running_revision_records_its_tasks_digests(tag_world: IncidentWorld) -> None:
+    code, text = cli(tag_world, "mark-known-good", "hokusai-api-development:31")
+    assert code == 0
+    assert f"@ {GOOD}" in text
+    known_good = store(tag_world).load(GUARDED).known_good
+    assert known_good is not None
+    assert known_good.snapshot is not None
+    assert known_good.snapshot.digests == {"api": GOOD}
+
+
+def test_mark_known_good_refuses_a_tag_referenced_revision_that_is_not_running(
+    tag_world: IncidentWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = cli(tag_world, "mark-known-good", "hokusai-api-development:30")
+    assert code == 2
+    assert "names images by tag (api hokusai/api:main)" in capsys.readouterr().err
+    assert store(tag_world).load(GUARDED).known_good is None
+
+    code, text = cli(tag_world, "mark-known-good", "hokusai-api-development:30", "--allow-unpinned")
+    assert code == 0
+    assert "(no digest recorded)" in text
+    known_good = store(tag_world).load(GUARDED).known_good
+    assert known_good is not None
+    assert known_good.snapshot is not None
+    assert known_good.snapshot.digests == {}
+
+
+def test_mark_known_good_of_a_pinned_revision_needs_no_running_task(pinned_world: IncidentWorld) -> None:
+    code, _ = cli(pinned_world, "mark-known-good", "hokusai-api-development:30")
+    assert code == 0
+
+
+def test_running_digests_reads_every_task_in_batches_of_100(tag_world: IncidentWorld) -> None:
+    from canary_rollback.aws.ecs import EcsGateway
+
+    tag_world.simulator.backend._get_service(CLUSTER, SERVICE).desired_count = 150
+    tag_world.simulator.with_tasks(tag_world.simulator.registry or ImageRegistry())  # 150 tasks of :31
+    tasks = tag_world.simulator.service_tasks(CLUSTER, SERVICE)
+    assert len(tasks) == 150
+    tasks[149].containers[0]["imageDigest"] = OTHER
+    tasks[0].last_status = "STOPPED"  # stopping tasks do not count
+
+    digests = EcsGateway(boto3.client("ecs")).running_digests(GUARDED, tag_world.revisions[31])
+
+    assert digests == {"api": {GOOD, OTHER}}
