@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,7 +16,6 @@ from canary_rollback.aws.state_store import StateStore
 from canary_rollback.config import GuardedService
 from canary_rollback.errors import EcsError
 from canary_rollback.handlers import rollback as rollback_handler
-from canary_rollback.models import KnownGood, ServiceState
 from canary_rollback.runtime import build_runtime
 from demo.ecs_simulator import ImageRegistry, fake_digest
 from demo.lambda_context import FakeLambdaContext
@@ -25,6 +25,7 @@ from tests.integration.conftest import break_with_34, make_known_good
 from tests.integration.test_rollback import alarm_at
 
 GUARDED = GuardedService(CLUSTER, SERVICE)
+FIXTURES = Path(__file__).parent.parent / "unit" / "fixtures"
 GOOD = fake_digest("api built from main on Monday")
 BAD = fake_digest("api built from main with the routing change")
 OTHER = fake_digest("api built from main on Tuesday")
@@ -258,11 +259,10 @@ def test_disagreeing_digests_are_not_promoted(tag_world: IncidentWorld, json_log
 
 @pytest.mark.parametrize("deregistered", [False, True])
 def test_a_known_good_recorded_before_snapshots_still_rolls_back(world: IncidentWorld, deregistered: bool) -> None:
-    # Given a known-good as the version before snapshots wrote it (no snapshot)
+    # Given the state item exactly as the version before snapshots wrote it (known-good :31, no snapshot)
     break_with_34(world)
-    old = KnownGood(world.revisions[31], world.clock(), "3 consecutive all-pass probe runs on a steady service")
-    state = store(world).load(GUARDED)
-    store(world).save(GUARDED, ServiceState(known_good=old, candidate=state.candidate), state.version)
+    item = json.loads((FIXTURES / "state_item_before_snapshots.json").read_text())
+    boto3.client("dynamodb").put_item(TableName=world.stack.table_name, Item=item)
     if deregistered:
         boto3.client("ecs").deregister_task_definition(taskDefinition=world.revisions[31])
 
@@ -272,8 +272,10 @@ def test_a_known_good_recorded_before_snapshots_still_rolls_back(world: Incident
     if deregistered:  # copied from a describe of the revision: the one case that still needs it
         assert image_of(response["target"]) == "hokusai/api:build-31"
         assert response["target"] != world.revisions[31]
+        assert "registering a copy of hokusai-api-development:31" in response["reason"]
     else:
         assert response["target"] == world.revisions[31]
+        assert "deploying hokusai-api-development:31 as it is" in response["reason"]
     assert world.current_revision() == response["target"]
 
 
