@@ -83,17 +83,48 @@ class EcsRolloutSimulator:
         self.tasks: dict[str, list[SimTask]] = {}  # "cluster/service" -> running tasks
         self._resolved: dict[str, dict[str, str | None]] = {}  # deployment id -> container -> digest at its start
         self._originals: dict[str, Any] = {}
+        self._response_list_tasks: Any = None
 
     def close(self) -> None:
         self.backend.update_service = self._original_update  # type: ignore[method-assign]
         for name, original in self._originals.items():
             setattr(self.backend, name, original)
+        if self._response_list_tasks is not None:
+            from moto.ecs.responses import EC2ContainerServiceResponse
+
+            EC2ContainerServiceResponse.list_tasks = self._response_list_tasks  # type: ignore[method-assign]
+            self._response_list_tasks = None
+
+    def _paginate_list_tasks(self) -> None:
+        """Real ListTasks returns at most `maxResults` (default and maximum 100) ARNs and a `nextToken`."""
+        from moto.core.responses import ActionResult
+        from moto.ecs.responses import EC2ContainerServiceResponse
+
+        if self._response_list_tasks is not None:
+            return
+        original = self._response_list_tasks = EC2ContainerServiceResponse.list_tasks
+
+        def list_tasks(response: Any) -> Any:
+            service_name = response._get_param("serviceName")
+            if not service_name:
+                return original(response)
+            cluster = response._get_param("cluster", "default")
+            arns = [t.task_arn for t in self._list_tasks(cluster, service_name=service_name)]
+            size = min(int(response._get_param("maxResults") or 100), 100)
+            start = int(response._get_param("nextToken") or 0)
+            result: dict[str, Any] = {"taskArns": arns[start : start + size]}
+            if start + size < len(arns):
+                result["nextToken"] = str(start + size)
+            return ActionResult(result)
+
+        EC2ContainerServiceResponse.list_tasks = list_tasks  # type: ignore[method-assign,assignment]
 
     # ---- opt-in: tasks with image digests, the INACTIVE describe rule ---------------------------------
     def with_tasks(self, registry: ImageRegistry) -> EcsRolloutSimulator:
         self.registry = registry
         self._wrap("list_tasks", self._list_tasks)
         self._wrap("describe_tasks", self._describe_tasks)
+        self._paginate_list_tasks()
         with self._lock:
             for service in self.backend.services.values():
                 if service.deployments and service.deployments[0].get("rolloutState") == "COMPLETED":

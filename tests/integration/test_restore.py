@@ -335,7 +335,7 @@ def test_mark_known_good_of_a_pinned_revision_needs_no_running_task(pinned_world
     assert code == 0
 
 
-def test_running_digests_reads_every_task_in_batches_of_100(tag_world: IncidentWorld) -> None:
+def test_running_digests_reads_every_page_and_describes_in_batches_of_100(tag_world: IncidentWorld) -> None:
     from canary_rollback.aws.ecs import EcsGateway
 
     tag_world.simulator.backend._get_service(CLUSTER, SERVICE).desired_count = 150
@@ -344,6 +344,8 @@ def test_running_digests_reads_every_task_in_batches_of_100(tag_world: IncidentW
     assert len(tasks) == 150
     tasks[149].containers[0]["imageDigest"] = OTHER
     tasks[0].last_status = "STOPPED"  # stopping tasks do not count
+    first_page = boto3.client("ecs").list_tasks(cluster=CLUSTER, serviceName=SERVICE)
+    assert (len(first_page["taskArns"]), first_page["nextToken"]) == (100, "100")  # as real ECS pages them
 
     digests = EcsGateway(boto3.client("ecs")).running_digests(GUARDED, tag_world.revisions[31])
 
