@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from canary_rollback.observability import logger
     from demo.local_aws import local_aws_environment
-    from demo.scenarios import format_report, run_scenario
+    from demo.scenarios import format_report, run_scenario, world_options
     from demo.services import LoopbackAlb
     from demo.world import IncidentWorld, TimelineEntry
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with local_aws_environment(), LoopbackAlb() as alb:
         parameters = {"DryRun": "true"} if args.scenario == "dry-run" else {}
-        world = IncidentWorld.create(alb, parameters)
+        world = IncidentWorld.create(alb, parameters, **world_options(args.scenario))
         world.on_entry = show
         try:
             result = run_scenario(args.scenario, world)

@@ -7,18 +7,67 @@ never finishes a rollout. Real ECS (which the product's code is written for) ins
   * later completes it (COMPLETED, running == desired, old deployment drained), or
   * with the deployment circuit breaker, fails it and rolls back to the previous task definition.
 This wraps the backend's update_service to do the first, and `advance()` does the second or third.
+
+Opt-in, for what moto does not model at all (README "How decisions are made" relies on both):
+  * `with_tasks(registry)`: the service runs tasks (ListTasks serviceName=..., DescribeTasks) whose containers
+    report the image digest ECS resolved from the registry when their deployment started; moving a tag later
+    changes only deployments started later, as in real ECS;
+  * `strict_task_definitions()`: DescribeTaskDefinition of an INACTIVE revision fails unless a service or a
+    running task references it (the AWS API reference's rule); deleted revisions cannot be described at all.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from moto.core.utils import utcnow
 from moto.ecs.models import ecs_backends
 
 ACCOUNT = "123456789012"
+
+
+def fake_digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+class ImageRegistry:
+    """A container registry's tag -> digest table; a test moves a tag with `push`."""
+
+    def __init__(self, tags: dict[str, str] | None = None) -> None:
+        self.tags: dict[str, str] = dict(tags or {})
+
+    def push(self, image: str, digest: str) -> None:
+        self.tags[_with_tag(image)] = digest
+
+    def resolve(self, image: str) -> str | None:
+        """What a pull of `image` gets now: the digest it names, else what its tag points at (None: unknown)."""
+        if "@" in image:
+            return image.split("@", 1)[1]
+        return self.tags.get(_with_tag(image))
+
+
+def _with_tag(image: str) -> str:
+    return image if ":" in image.rsplit("/", 1)[-1] else f"{image}:latest"
+
+
+@dataclass
+class SimTask:
+    """A running task as DescribeTasks shows it (the fields the product reads, and a few more)."""
+
+    task_arn: str
+    cluster_arn: str
+    task_definition_arn: str
+    group: str
+    containers: list[dict[str, Any]] = field(default_factory=list)
+    last_status: str = "RUNNING"
+    desired_status: str = "RUNNING"
+    launch_type: str = "FARGATE"
+    tags: list[dict[str, str]] = field(default_factory=list)
 
 
 class EcsRolloutSimulator:
@@ -30,9 +79,154 @@ class EcsRolloutSimulator:
         self._original_update = self.backend.update_service
         self._throttle: Callable[[], bool] | None = None
         self.backend.update_service = self._update_service  # type: ignore[method-assign]
+        self.registry: ImageRegistry | None = None
+        self.tasks: dict[str, list[SimTask]] = {}  # "cluster/service" -> running tasks
+        self._resolved: dict[str, dict[str, str | None]] = {}  # deployment id -> container -> digest at its start
+        self._originals: dict[str, Any] = {}
+        self._response_list_tasks: Any = None
 
     def close(self) -> None:
         self.backend.update_service = self._original_update  # type: ignore[method-assign]
+        for name, original in self._originals.items():
+            setattr(self.backend, name, original)
+        if self._response_list_tasks is not None:
+            from moto.ecs.responses import EC2ContainerServiceResponse
+
+            EC2ContainerServiceResponse.list_tasks = self._response_list_tasks  # type: ignore[method-assign]
+            self._response_list_tasks = None
+
+    def _paginate_list_tasks(self) -> None:
+        """Real ListTasks returns at most `maxResults` (default and maximum 100) ARNs and a `nextToken`."""
+        from moto.core.responses import ActionResult
+        from moto.ecs.responses import EC2ContainerServiceResponse
+
+        if self._response_list_tasks is not None:
+            return
+        original = self._response_list_tasks = EC2ContainerServiceResponse.list_tasks
+
+        def list_tasks(response: Any) -> Any:
+            service_name = response._get_param("serviceName")
+            if not service_name:
+                return original(response)
+            cluster = response._get_param("cluster", "default")
+            arns = [t.task_arn for t in self._list_tasks(cluster, service_name=service_name)]
+            size = min(int(response._get_param("maxResults") or 100), 100)
+            start = int(response._get_param("nextToken") or 0)
+            result: dict[str, Any] = {"taskArns": arns[start : start + size]}
+            if start + size < len(arns):
+                result["nextToken"] = str(start + size)
+            return ActionResult(result)
+
+        EC2ContainerServiceResponse.list_tasks = list_tasks  # type: ignore[method-assign,assignment]
+
+    # ---- opt-in: tasks with image digests, the INACTIVE describe rule ---------------------------------
+    def with_tasks(self, registry: ImageRegistry) -> EcsRolloutSimulator:
+        self.registry = registry
+        self._wrap("list_tasks", self._list_tasks)
+        self._wrap("describe_tasks", self._describe_tasks)
+        self._paginate_list_tasks()
+        with self._lock:
+            for service in self.backend.services.values():
+                if service.deployments and service.deployments[0].get("rolloutState") == "COMPLETED":
+                    self._run_tasks(service, service.deployments[0])  # a service already steady runs its tasks
+        return self
+
+    def strict_task_definitions(self) -> EcsRolloutSimulator:
+        self._wrap("describe_task_definition", self._describe_task_definition)
+        return self
+
+    def _wrap(self, name: str, replacement: Callable[..., Any]) -> None:
+        if name not in self._originals:
+            self._originals[name] = getattr(self.backend, name)
+            setattr(self.backend, name, replacement)
+
+    def service_tasks(self, cluster: str, service_name: str) -> list[SimTask]:
+        return self.tasks.setdefault(f"{cluster}/{service_name}", [])
+
+    def serving_digests(self, cluster: str, service_name: str) -> set[str]:
+        return {str(c["imageDigest"]) for t in self.service_tasks(cluster, service_name) for c in t.containers
+                if c.get("imageDigest")}  # fmt: skip
+
+    def _list_tasks(self, cluster_str: str | None = None, *args: Any, **kwargs: Any) -> list[Any]:
+        service_name = kwargs.get("service_name", args[3] if len(args) > 3 else None)
+        if not service_name:
+            return list(self._originals["list_tasks"](cluster_str, *args, **kwargs))
+        cluster = (cluster_str or "default").rsplit("/", 1)[-1]
+        return list(self.service_tasks(cluster, service_name.rsplit("/", 1)[-1]))
+
+    def _describe_tasks(self, cluster_str: str, tasks: list[str]) -> list[Any]:
+        if len(tasks) > 100:  # the API reference: "A list of up to 100 task IDs or full ARN entries"
+            from moto.ecs.exceptions import InvalidParameterException
+
+            raise InvalidParameterException("Tasks cannot be more than 100.")
+        wanted = set(tasks)
+        found: list[Any] = [t for ts in self.tasks.values() for t in ts if t.task_arn in wanted]
+        rest = [arn for arn in tasks if arn not in {t.task_arn for t in found}]
+        return found + (list(self._originals["describe_tasks"](cluster_str, rest)) if rest else [])
+
+    def _describe_task_definition(self, task_definition_str: str) -> Any:
+        definition = self._originals["describe_task_definition"](task_definition_str)
+        if definition.status != "ACTIVE" and not self._referenced(str(definition.arn)):
+            from moto.ecs.exceptions import TaskDefinitionNotFoundException
+
+            raise TaskDefinitionNotFoundException()
+        return definition
+
+    def _referenced(self, arn: str) -> bool:
+        for service in self.backend.services.values():
+            if service.status != "ACTIVE":
+                continue
+            if any(self._arn_or_none(str(d.get("taskDefinition"))) == arn for d in service.deployments):
+                return True
+        return any(t.task_definition_arn == arn for ts in self.tasks.values() for t in ts)
+
+    def _arn_or_none(self, reference: str) -> str | None:
+        if reference.startswith("arn:"):
+            return reference
+        try:
+            return str(self._original_describe(reference).arn)
+        except Exception:  # an unknown revision references nothing
+            return None
+
+    def _original_describe(self, reference: str) -> Any:
+        return self._originals.get("describe_task_definition", self.backend.describe_task_definition)(reference)
+
+    def _resolve_images(self, deployment_id: str, arn: str) -> None:
+        if self.registry is None:
+            return
+        definition = self._original_describe(arn)
+        self._resolved[deployment_id] = {
+            str(c["name"]): self.registry.resolve(str(c["image"])) for c in definition.container_definitions
+        }
+
+    def _run_tasks(self, service: Any, deployment: dict[str, Any]) -> None:
+        """The deployment's tasks replace the service's: each container reports the digest resolved at its start."""
+        if self.registry is None:
+            return
+        arn = str(deployment["taskDefinition"])
+        if str(deployment["id"]) not in self._resolved:
+            self._resolve_images(str(deployment["id"]), arn)
+        resolved = self._resolved[str(deployment["id"])]
+        definition = self._original_describe(arn)
+        tasks = self.service_tasks(service.cluster_name, service.name)
+        tasks.clear()
+        for _ in range(service.desired_count):
+            task_id = uuid.uuid4().hex
+            containers = []
+            for c in definition.container_definitions:
+                container = {"name": c["name"], "image": c["image"], "lastStatus": "RUNNING",
+                             "taskArn": "", "containerArn": f"{arn}/{task_id}/{c['name']}"}  # fmt: skip
+                if resolved.get(str(c["name"])):
+                    container["imageDigest"] = resolved[str(c["name"])]
+                containers.append(container)
+            prefix = f"arn:aws:ecs:{self.backend.region_name}:{self.backend.account_id}"
+            task_arn = f"{prefix}:task/{service.cluster_name}/{task_id}"
+            for container in containers:
+                container["taskArn"] = task_arn
+            cluster_arn = (
+                f"arn:aws:ecs:{self.backend.region_name}:{self.backend.account_id}:cluster/{service.cluster_name}"
+            )
+            tasks.append(SimTask(task_arn, cluster_arn, arn, f"service:{service.name}", containers))
 
     # ---- test controls -------------------------------------------------------------------------
     def mark_unstartable(self, task_definition_arn: str) -> None:
@@ -58,7 +252,7 @@ class EcsRolloutSimulator:
         return service
 
     def _arn(self, task_definition: str) -> str:
-        return str(self.backend.describe_task_definition(task_definition).arn)
+        return str(self._original_describe(task_definition).arn)
 
     def _start_deployment(self, service: Any, arn: str) -> None:
         service.task_definition = arn
@@ -78,6 +272,7 @@ class EcsRolloutSimulator:
             updatedAt=now,
         )
         service.deployments = [primary, *old]
+        self._resolve_images(str(primary["id"]), arn)  # ECS resolves tags to digests when a deployment starts
 
     def deploy(self, cluster: str, service_name: str, task_definition: str) -> None:
         """What a CI pipeline does: UpdateService (through the wrapped backend, like any API caller)."""
@@ -110,6 +305,7 @@ class EcsRolloutSimulator:
             service.deployments = [primary]
             service.running_count = service.desired_count
             service.pending_count = 0
+            self._run_tasks(service, primary)
             return "completed"
 
     def settle(self, cluster: str, service_name: str) -> None:
@@ -124,6 +320,7 @@ class EcsRolloutSimulator:
             service.deployments = [primary]
             service.running_count = service.desired_count
             service.pending_count = 0
+            self._run_tasks(service, primary)
 
     def serving_revision(self, cluster: str, service_name: str) -> str:
         """The task definition whose tasks answer traffic: the PRIMARY once it completed, else the old one."""

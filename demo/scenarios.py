@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from demo.ecs_simulator import ImageRegistry, fake_digest
 from demo.world import CLUSTER, SERVICE, IncidentWorld, TimelineEntry
 
-SCENARIOS = ("incident", "no-known-good", "dry-run", "not-a-deployment", "blue-green")
+SCENARIOS = ("incident", "no-known-good", "dry-run", "not-a-deployment", "mutable-tag", "blue-green")
 MAX_MINUTES_AFTER_FAULT = 15
 
 
@@ -23,6 +24,23 @@ class ScenarioResult:
     notifications: list[dict[str, str]] = field(default_factory=list)
 
 
+# mutable-tag: every revision names the same tag; CI moves it to the broken build before deploying :34.
+MUTABLE_TAG = "hokusai/api:main"
+GOOD_BUILD = fake_digest("hokusai/api main, Monday's build")
+BROKEN_BUILD = fake_digest("hokusai/api main, the routing change")
+
+
+def world_options(name: str) -> dict[str, Any]:
+    """How a scenario's world differs from the incident's (IncidentWorld.create keyword arguments)."""
+    if name == "mutable-tag":
+        return {"image_for": lambda _revision: MUTABLE_TAG}
+    return {}
+
+
+def short(digest: str | None) -> str:
+    return digest[:19] + "..." if digest else "none"
+
+
 def run_scenario(name: str, world: IncidentWorld) -> ScenarioResult:
     if name not in SCENARIOS:
         raise ValueError(f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}")
@@ -32,6 +50,10 @@ def run_scenario(name: str, world: IncidentWorld) -> ScenarioResult:
         result: ScenarioResult = run_blue_green(world)
         return result
     start = world.clock()
+    if name == "mutable-tag":
+        # Real ECS: tasks report the digest their tag resolved to when their deployment started.
+        world.simulator.with_tasks(ImageRegistry({MUTABLE_TAG: GOOD_BUILD}))
+        world.broken_digests.add(BROKEN_BUILD)
     if name == "no-known-good":
         world.at(start + timedelta(minutes=38))  # the stack is deployed only now: nothing was ever seen healthy
         world.record("Stack deployed just now", f"{CLUSTER}/{SERVICE} on {world.label(world.current_revision())}")
@@ -46,7 +68,13 @@ def run_scenario(name: str, world: IncidentWorld) -> ScenarioResult:
         world.sync_routes()
         world.record("ALB rule change breaks the MLflow route", "no deployment: the known-good :31 itself answers 404")
     else:
-        world.broken_route_revisions.add(world.revisions[34])
+        if name == "mutable-tag":
+            assert world.simulator.registry is not None
+            world.simulator.registry.push(MUTABLE_TAG, BROKEN_BUILD)
+            moved = f"tag moves {short(GOOD_BUILD)} -> {short(BROKEN_BUILD)}; every revision names this tag"
+            world.record(f"CI pushes the routing change to {MUTABLE_TAG}", moved)
+        else:
+            world.broken_route_revisions.add(world.revisions[34])
         world.deploy(34)
         world.record("Deploy :34 (routing change)", f"UpdateService -> {world.label(world.current_revision())}")
         _probe_and_note(world)
@@ -148,6 +176,8 @@ def _verdict(name: str, world: IncidentWorld, fault_at: datetime, decision: dict
     if recovery is not None:
         summary["recovery"] = f"{recovery:g} s from decision to first all-pass run on the steady target"
     summary["notified"] = [n["subject"] for n in notifications]
+    if name == "mutable-tag":
+        _pinning_summary(world, summary)
 
     ok, verdict = _judge(name, world, decision, current, recovery)
     return ScenarioResult(name, ok, verdict, world.timeline, summary, notifications)
@@ -158,6 +188,7 @@ EXPECTED_ACTION = {
     "no-known-good": "no_known_good",
     "dry-run": "dry_run",
     "not-a-deployment": "already_known_good",
+    "mutable-tag": "rolled_back",
 }
 
 
@@ -174,9 +205,30 @@ def _judge(
         if recovery is None:
             return False, "rolled back but recovery was never recorded"
         return True, "rolled back :34 -> :31 and recovered"
+    if name == "mutable-tag":
+        serving = world.simulator.serving_digests(CLUSTER, SERVICE)
+        if serving != {GOOD_BUILD}:
+            return False, f"service runs {', '.join(short(d) for d in serving)}, not :31's {short(GOOD_BUILD)}"
+        if recovery is None:
+            return False, "rolled back but recovery was never recorded"
+        return True, f"rolled back :34 -> a copy of :31 pinned to {short(GOOD_BUILD)} and recovered"
     if _our_updates(world):
         return False, "UpdateService was called by the rollback"
     return True, f"safe decision: {expected}"
+
+
+def _pinning_summary(world: IncidentWorld, summary: dict[str, Any]) -> None:
+    """What was restored, and what an UpdateService to :31 itself would have pulled (ECS resolves tags again)."""
+    import boto3
+
+    ecs = boto3.client("ecs")
+    current = ecs.describe_task_definition(taskDefinition=world.current_revision())["taskDefinition"]
+    summary["restored image"] = current["containerDefinitions"][0]["image"].replace(GOOD_BUILD, short(GOOD_BUILD))
+    summary["tasks now run"] = ", ".join(short(d) for d in sorted(world.simulator.serving_digests(CLUSTER, SERVICE)))
+    assert world.simulator.registry is not None
+    now = world.simulator.registry.resolve(MUTABLE_TAG)
+    verdict = "the image that broke :34: it would have stayed broken" if now in world.broken_digests else "fine"
+    summary["without pinning"] = f":31 names {MUTABLE_TAG}, which ECS would resolve to {short(now)} now, {verdict}"
 
 
 def _our_updates(world: IncidentWorld) -> list[tuple[str, str]]:

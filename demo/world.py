@@ -77,6 +77,7 @@ class IncidentWorld:
     rule_pattern: dict[str, Any]
     broken_route_revisions: set[str] = field(default_factory=set)
     route_broken_everywhere: bool = False
+    broken_digests: set[str] = field(default_factory=set)  # images that break the route wherever they run
     timeline: list[TimelineEntry] = field(default_factory=list)
     alarm_state: str = "INSUFFICIENT_DATA"
     probe_reports: list[tuple[datetime, dict[str, Any]]] = field(default_factory=list)
@@ -85,8 +86,13 @@ class IncidentWorld:
     # ---- set-up ------------------------------------------------------------------------------------
     @classmethod
     def create(
-        cls, alb: LoopbackAlb, parameters: dict[str, str] | None = None, start: datetime | None = None
+        cls,
+        alb: LoopbackAlb,
+        parameters: dict[str, str] | None = None,
+        start: datetime | None = None,
+        image_for: Callable[[int], str] | None = None,
     ) -> IncidentWorld:
+        """`image_for(revision)`: the image each revision names (default `hokusai/api:build-N`)."""
         probes = json.dumps(alb.probes())
         stack = create_local_stack("canary-rollback", {"Probes": probes, **(parameters or {})})
         stack.function_env["METRICS_SINK"] = "cloudwatch"  # metrics into the local CloudWatch for the alarm
@@ -99,7 +105,7 @@ class IncidentWorld:
                 containerDefinitions=[
                     {
                         "name": "api",
-                        "image": f"hokusai/api:build-{revision}",
+                        "image": image_for(revision) if image_for else f"hokusai/api:build-{revision}",
                         "memory": 512,
                         "essential": True,
                         "portMappings": [{"containerPort": 8001}],
@@ -159,6 +165,8 @@ class IncidentWorld:
     def sync_routes(self) -> None:
         serving = self.simulator.serving_revision(CLUSTER, SERVICE)
         routed = not self.route_broken_everywhere and serving not in self.broken_route_revisions
+        if self.broken_digests and self.simulator.serving_digests(CLUSTER, SERVICE) & self.broken_digests:
+            routed = False  # the tasks run an image that breaks the route, whatever revision named it
         self.alb.routes.mlflow_routed = routed
 
     def deploy(self, revision: int) -> None:

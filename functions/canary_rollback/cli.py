@@ -29,6 +29,7 @@ from canary_rollback.probe_spec import parse_probes_json
 from canary_rollback.prober import build_session, run_probes
 from canary_rollback.rollback import RollbackResponder
 from canary_rollback.runtime import Runtime, build_runtime
+from canary_rollback.snapshots import SnapshotRefused, snapshot_for_operator
 
 EXIT_OK, EXIT_BAD_NEWS, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
 
@@ -73,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     guarded_options(mark)
     mark.add_argument("task_definition", metavar="ARN", help="task definition ARN or family:revision")
     mark.add_argument("--reason", default="marked by an operator")
+    mark.add_argument(
+        "--allow-unpinned",
+        action="store_true",
+        help="record a revision that names images by tag although no running task says which digests they are",
+    )
     mark.set_defaults(command=_mark_known_good)
 
     rollback = commands.add_parser("rollback", help="what the alarm would decide now")
@@ -132,7 +138,8 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
              "running": d.running_count, "desired": d.desired_count}
             for d in service.deployments
         ],
-        "known_good": {"arn": kg.arn, "since": kg.since.isoformat(), "reason": kg.reason} if kg else None,
+        "known_good": {"arn": kg.arn, "since": kg.since.isoformat(), "reason": kg.reason,
+                       "copied_from": kg.copied_from, "images": _images(kg)} if kg else None,
         "candidate": {"arn": cand.arn, "streak": cand.streak} if cand else None,
         "last_rollback": {"id": last.rollback_id, "at": last.at.isoformat(), "from": last.from_arn, "to": last.to_arn,
                           "status": last.status, "outcome": last.outcome} if last else None,
@@ -145,6 +152,7 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
         f"service        {guarded.key}",
         f"current        {revision_label(service.task_definition_arn)}  ({phase})",
         f"known-good     {revision_label(kg.arn) + '  since ' + kg.since.isoformat() if kg else 'none yet'}",
+        *(_image_lines(kg) if kg else []),
         f"candidate      {revision_label(cand.arn) + f'  streak {cand.streak}' if cand else 'none'}",
         f"last rollback  {_rollback_line(state)}",
         f"automatic      {_pause_line(state)}",
@@ -155,6 +163,28 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
         lines.append("  (none)")
     _emit(args, out, data, lines)
     return EXIT_OK
+
+
+def _images(known_good: KnownGood) -> list[dict[str, str | None]] | None:
+    """What a rollback restores: each container's image and the digest its tasks ran (None: no snapshot)."""
+    if known_good.snapshot is None:
+        return None
+    return [
+        {
+            "container": str(c.get("name")),
+            "image": str(c.get("image")),
+            "digest": known_good.snapshot.digests.get(str(c.get("name"))),
+        }
+        for c in known_good.snapshot.definition.get("containerDefinitions", [])
+    ]
+
+
+def _image_lines(known_good: KnownGood) -> list[str]:
+    images = _images(known_good)
+    if images is None:
+        return ["  (recorded before snapshots: images as the revision names them, digests unknown)"]
+    return [f"  {i['container']:<12} {i['image']}  {'@ ' + i['digest'] if i['digest'] else '(no digest recorded)'}"
+            for i in images]  # fmt: skip
 
 
 def _rollback_line(state: ServiceState) -> str:
@@ -251,12 +281,18 @@ def _mark_known_good(args: argparse.Namespace, out: TextIO) -> int:
     guarded, store, ecs = _guarded(args)
     service = ecs.describe(guarded)
     arn, active = ecs.resolve_task_definition(args.task_definition)  # fails clearly if it does not exist
+    try:
+        snapshot = snapshot_for_operator(ecs, guarded, arn, args.allow_unpinned)
+    except SnapshotRefused as exc:
+        print(f"canary-rollback: not marked: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     now = datetime.now(UTC)
     operator = os.getenv("USER") or getpass.getuser()
     reason = f"{args.reason} ({operator} via CLI)"
+    known_good = KnownGood(arn, now, reason, snapshot=snapshot)
 
     def mark(state: ServiceState) -> tuple[ServiceState, None]:
-        return replace(state, known_good=KnownGood(arn, now, reason)), None
+        return replace(state, known_good=known_good), None
 
     update_with_retry(store, guarded, mark)
     record = {"kind": "manual-known-good", "arn": arn, "reason": reason, "at": now.isoformat(), "service": guarded.key}
@@ -267,7 +303,12 @@ def _mark_known_good(args: argparse.Namespace, out: TextIO) -> int:
     family = arn.rsplit("/", 1)[-1].split(":")[0]
     if family != service.task_definition_arn.rsplit("/", 1)[-1].split(":")[0]:
         warnings.append(f"warning: {family} is not the family the service runs")
-    _emit(args, out, {**record, "warnings": warnings}, [f"known-good of {guarded.key} is now {arn}", *warnings])
+    _emit(
+        args,
+        out,
+        {**record, "images": _images(known_good), "warnings": warnings},
+        [f"known-good of {guarded.key} is now {arn}", *_image_lines(known_good), *warnings],
+    )
     return EXIT_OK
 
 

@@ -41,6 +41,9 @@ class Settings:
     # and the callBackDelay ECS waits between rounds.
     hook_passes_required: int = 3
     hook_interval_seconds: int = 10
+    # Roll back to the image digests seen healthy, not to whatever their tags point at now (README "How
+    # decisions are made"); false keeps tags and copies a known-good only when it is no longer ACTIVE.
+    pin_image_digests: bool = True
 
 
 def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settings:
@@ -86,6 +89,7 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
         rollback_lock_lease_seconds=_int(env, "ROLLBACK_LOCK_LEASE_SECONDS", 150, minimum=30),
         hook_passes_required=_int(env, "HOOK_PASSES_REQUIRED", 3, minimum=1),
         hook_interval_seconds=_int(env, "HOOK_INTERVAL_SECONDS", 10, minimum=1),
+        pin_image_digests=_bool(env, "PIN_IMAGE_DIGESTS", True),
     )
 
 

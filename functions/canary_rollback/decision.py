@@ -10,7 +10,7 @@ The rows are evaluated in order; the order is the safety argument (docs/design.m
      is deploying it, or because the fault is not a deployment's;
   7. a rollback reached ECS recently -> cooldown, a person should look;
   8. DRY_RUN -> say what would be done;
-  9. otherwise roll back to the known-good (a copy of it if it was deregistered).
+  9. otherwise roll back to the known-good (restore.py says whether as it is or as a pinned copy).
 """
 
 from __future__ import annotations
@@ -62,9 +62,10 @@ def decide_rollback(
     state: ServiceState,
     now: datetime,
     settings: RollbackSettings,
-    known_good_active: bool = True,
     alarm_now: AlarmNow | None = None,
 ) -> Decision:
+    """What to do about one alarm state change. What a rollback restores (the known-good as it is, or a
+    digest-pinned copy) is the restore plan's business (restore.py), not the decision's."""
     if alarm is None:
         return Decision("ignored", "not a CloudWatch alarm state change this function recognises", None, None)
     current = service.task_definition_arn if service is not None else None
@@ -114,7 +115,6 @@ def decide_rollback(
             "it finished",
             current,
             lock.to_arn,
-            needs_copy=lock.copied_from is None and lock.to_arn == target and not known_good_active,
             notify=True,
             claim="resume",
         )
@@ -169,24 +169,20 @@ def decide_rollback(
             notify=True,
         )
 
-    copy_note = "" if known_good_active else " (deregistered: a copy of it will be registered)"
     takeover_note = f"; took over abandoned rollback {lock.rollback_id}" if takeover and lock is not None else ""
     if settings.dry_run:
         return Decision(
             "dry_run",
-            f"DRY_RUN: would roll back to the known-good{copy_note}",
+            "DRY_RUN: would roll back to the known-good",
             current,
             target,
-            needs_copy=not known_good_active,
             notify=True,
         )
     return Decision(
         "rolled_back",
-        f"alarm {alarm.alarm_name} fired; rolling back to the last task definition seen healthy{copy_note}"
-        f"{takeover_note}",
+        f"alarm {alarm.alarm_name} fired; rolling back to the last task definition seen healthy{takeover_note}",
         current,
         target,
-        needs_copy=not known_good_active,
         notify=True,
         claim="takeover" if takeover else "free",
     )

@@ -5,9 +5,9 @@ The stored shapes (state item, rollback record, pause flag) are described in doc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from canary_rollback.rollback_lock import Claim, RollbackRecord
 
@@ -92,11 +92,22 @@ class ServiceObservation:
 
 
 @dataclass(frozen=True)
+class TaskDefinitionSnapshot:
+    """What was seen healthy (README "How decisions are made"): the registrable task definition and the image
+    digest each container actually ran. A rollback restores this, not whatever the ARN or a tag points at now."""
+
+    definition: dict[str, Any]  # RegisterTaskDefinition arguments (family, containerDefinitions, ...), no tags
+    tags: tuple[tuple[str, str], ...] = ()
+    digests: dict[str, str] = field(default_factory=dict)  # container name -> `sha256:...` as the tasks reported
+
+
+@dataclass(frozen=True)
 class KnownGood:
     arn: str
     since: datetime
     reason: str
     copied_from: str | None = None
+    snapshot: TaskDefinitionSnapshot | None = None  # None: recorded by a version before snapshots existed
 
 
 @dataclass(frozen=True)

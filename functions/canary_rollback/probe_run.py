@@ -18,6 +18,7 @@ from canary_rollback.notifications import recovery_notification
 from canary_rollback.observability import logger
 from canary_rollback.prober import run_probes
 from canary_rollback.runtime import Runtime
+from canary_rollback.snapshots import capture_for_run
 from canary_rollback.tracking import TrackingOutcome, track_run
 
 
@@ -103,9 +104,15 @@ def execute_probe_run(runtime: Runtime, deadline: float | None = None, run_id: s
 
     run_ok = all(result.ok for result in results)
     service = runtime.ecs.describe(guarded)
+    # Snapshot at promotion (README "How decisions are made"): captured BEFORE the write that would promote.
+    snapshot = capture_for_run(
+        runtime.ecs, store, guarded, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id
+    )
 
     def advance(state: ServiceState) -> tuple[ServiceState, TrackingOutcome]:
-        outcome = track_run(state, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id)
+        outcome = track_run(
+            state, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id, snapshot=snapshot
+        )
         return outcome.state, outcome
 
     saved, outcome = update_with_retry(store, guarded, advance)

@@ -24,8 +24,9 @@ from canary_rollback.decision import RollbackSettings, decide_rollback
 from canary_rollback.errors import CanaryRollbackError, EcsError, StateConflict
 from canary_rollback.metrics import service_metric
 from canary_rollback.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
-from canary_rollback.notifications import decision_notification, revision_label
+from canary_rollback.notifications import decision_notification
 from canary_rollback.observability import logger
+from canary_rollback.restore import TargetPlan, plan_rollback_target
 from canary_rollback.rollback_lock import RollbackRecord, take_lock
 from canary_rollback.runtime import Runtime
 
@@ -87,24 +88,38 @@ class RollbackResponder:
     # ---- deciding ------------------------------------------------------------------------------------
     def _decide(
         self, alarm: AlarmSignal, now: datetime, alarm_now: AlarmNow | None
-    ) -> tuple[ServiceState, str, Decision]:
+    ) -> tuple[ServiceState, str, Decision, TargetPlan | None]:
         ecs = self._rt.ecs
         # State first, then the service: a `done` rollback read here is always visible in the service.
         state = self._store.load(self._guarded)
         service = ecs.describe(self._guarded)
+        decision = decide_rollback(alarm, service, state, now, self._settings, alarm_now=alarm_now)
+        plan = self._plan(decision, state, service.task_definition_arn)
+        if plan is not None:
+            decision = replace(decision, reason=f"{decision.reason}; {plan.reason()}", needs_copy=plan.register)
+        return state, service.task_definition_arn, decision, plan
+
+    def _plan(self, decision: Decision, state: ServiceState, current: str) -> TargetPlan | None:
+        """What is restored (restore.py): the known-good as it is, or a copy from its snapshot with its images
+        pinned to the digests seen healthy. Only when the decision moves the service to the known-good itself
+        (a resumed attempt that already registered its copy deploys that copy)."""
         known_good = state.known_good
-        needs_check = known_good is not None and known_good.arn != service.task_definition_arn
-        active = ecs.is_active(known_good.arn) if needs_check and known_good else True
-        decision = decide_rollback(
-            alarm, service, state, now, self._settings, known_good_active=active, alarm_now=alarm_now
-        )
-        return state, service.task_definition_arn, decision
+        if decision.action not in ("rolled_back", "dry_run") or decision.claim == "replay" or known_good is None:
+            return None
+        if decision.target != known_good.arn or known_good.arn == current:
+            return None
+        # A describe that fails (INACTIVE and unreferenced, or deleted) means "not ACTIVE", never an error.
+        active = self._rt.ecs.is_deployable(known_good.arn)
+        if known_good.snapshot is None and not active:
+            # Recorded before snapshots existed: the one case that still depends on describing an old revision.
+            known_good = replace(known_good, snapshot=self._rt.ecs.registrable_snapshot(known_good.arn))
+        return plan_rollback_target(known_good, active, self._rt.settings.pin_image_digests)
 
     def _decide_and_act(self, alarm: AlarmSignal, now: datetime) -> tuple[Decision, bool]:
         """(decision, whether ECS was asked to act). Loops only when another responder wrote the state first."""
         alarm_now = self._rt.alarms.now(alarm.alarm_name)
         for _ in range(LOCK_ATTEMPTS):
-            state, current, decision = self._decide(alarm, now, alarm_now)
+            state, current, decision, plan = self._decide(alarm, now, alarm_now)
             if decision.action != "rolled_back":
                 return decision, False
             if decision.claim == "replay":
@@ -118,7 +133,7 @@ class RollbackResponder:
                     continue  # someone else changed the state first: decide again on fresh data
                 if decision.claim == "takeover":
                     self._audit_takeover(state.last_rollback, lock, now)
-            return self._carry_out(decision, lock, current), True
+            return self._carry_out(decision, lock, current, plan), True
         raise StateConflict(f"state of {self._guarded.key} kept changing; no decision after {LOCK_ATTEMPTS} tries")
 
     def _new_lock(self, alarm: AlarmSignal, decision: Decision, state: ServiceState, now: datetime) -> RollbackRecord:
@@ -127,7 +142,7 @@ class RollbackResponder:
         abandoned = state.last_rollback
         # Taking over a lock whose UpdateService already went through keeps that rollback's origin.
         from_arn = abandoned.from_arn if abandoned and decision.current == abandoned.to_arn else decision.current
-        return take_lock(
+        lock = take_lock(
             rollback_id=uuid.uuid4().hex[:12],
             now=now,
             alarm=alarm.alarm_name,
@@ -137,34 +152,38 @@ class RollbackResponder:
             lease=timedelta(seconds=self._settings.lock_lease_seconds),
             replacing=abandoned,
         )
+        if abandoned is not None and abandoned.status != "done" and abandoned.copied_from == decision.target:
+            # One copy per rollback: an earlier attempt at this same known-good registered it; deploy it again.
+            lock = lock.copied(abandoned.to_arn)
+        return lock
 
     # ---- acting --------------------------------------------------------------------------------------
-    def _carry_out(self, decision: Decision, lock: RollbackRecord, current: str) -> Decision:
+    def _carry_out(self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None) -> Decision:
         reason = decision.reason
         try:
-            if decision.needs_copy and lock.copied_from is None:
-                lock = self._register_copy(lock)
-                reason = (
-                    f"known-good {revision_label(lock.copied_from)} is deregistered (INACTIVE) and ECS will not "
-                    f"deploy it; registered copy {revision_label(lock.to_arn)} and rolled back to it"
-                )
+            if plan is not None and plan.register and lock.copied_from is None:
+                lock = self._register_copy(plan, lock)
+            if plan is not None and plan.register:
+                reason = reason.replace(plan.reason(), plan.reason(lock.to_arn))
             if current != lock.to_arn:  # a resumed attempt may find its UpdateService already went through
                 self._rt.ecs.update_service(self._guarded, lock.to_arn)
         except EcsError:
             self._release(lock)
             raise
         # ECS accepted: from here on nothing may fail the invocation (docs/design.md).
-        self._best_effort("mark the rollback done", lambda: self._mark_done(lock))
+        self._best_effort("mark the rollback done", lambda: self._mark_done(lock, plan))
         return replace(decision, target=lock.to_arn, reason=reason)
 
-    def _register_copy(self, lock: RollbackRecord) -> RollbackRecord:
+    def _register_copy(self, plan: TargetPlan, lock: RollbackRecord) -> RollbackRecord:
         """Register the copy and record it in the lock before UpdateService, so a resumed attempt reuses it."""
-        copy_arn = self._rt.ecs.register_copy(lock.to_arn)
+        assert plan.request is not None  # a plan that registers carries its request
+        copy_arn = self._rt.ecs.register_task_definition(plan.request, plan.tags)
+        logger.info("registered a copy of the known-good", extra={"copy": copy_arn, "plan": plan.reason(copy_arn)})
         copied = lock.copied(copy_arn)
         self._update_lock(lock, lambda held: held.copied(copy_arn))
         return copied
 
-    def _mark_done(self, lock: RollbackRecord) -> None:
+    def _mark_done(self, lock: RollbackRecord, plan: TargetPlan | None) -> None:
         def finish(state: ServiceState) -> tuple[ServiceState, None]:
             held = state.last_rollback
             if held is None or held.rollback_id != lock.rollback_id:
@@ -172,7 +191,13 @@ class RollbackResponder:
             done = held.accepted(lock.to_arn)
             known_good = state.known_good
             if lock.copied_from is not None and known_good is not None and known_good.arn == lock.copied_from:
-                known_good = KnownGood(lock.to_arn, known_good.since, known_good.reason, copied_from=lock.copied_from)
+                # The copy becomes the known-good, with its own snapshot (its images are digests now).
+                if plan is not None and plan.register:
+                    known_good = plan.copied_known_good(lock.to_arn, known_good)
+                else:
+                    known_good = KnownGood(
+                        lock.to_arn, known_good.since, known_good.reason, copied_from=lock.copied_from
+                    )
             return replace(state, last_rollback=done, known_good=known_good), None
 
         update_with_retry(self._store, self._guarded, finish)

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from canary_rollback.models import Candidate, KnownGood, ServiceObservation, ServiceState
 from canary_rollback.rollback_lock import RollbackRecord
+
+if TYPE_CHECKING:
+    from canary_rollback.snapshots import SnapshotCapture
 
 
 @dataclass(frozen=True)
@@ -39,10 +43,12 @@ def track_run(
     *,
     before: ServiceObservation | None = None,
     run_id: str | None = None,
+    snapshot: SnapshotCapture | None = None,
 ) -> TrackingOutcome:
     """Advance the streak with one run. `service` is the service as the run ended, `before` as it began
     (None: the caller observed it once); `run_id` is the scheduled event's id, so an async retry of a run
-    that was already counted changes nothing."""
+    that was already counted changes nothing. `snapshot`: what `snapshots.capture_for_run` saw; a promotion
+    takes it or does not happen (None: promote without one, as versions before snapshots did)."""
     if run_id is not None and state.last_run_id == run_id:
         return TrackingOutcome(state, None, None, f"run {run_id} was already counted (a retried delivery)")
     steady_throughout = service.steady and (
@@ -51,6 +57,8 @@ def track_run(
     candidate, known_good, promoted, note = _advance_streak(
         state, service.task_definition_arn, steady_throughout, run_ok, now, known_good_after
     )
+    if promoted is not None and snapshot is not None:
+        known_good, promoted, note = snapshot.attach(state.known_good, promoted, note)
     last_rollback, recovery = _check_recovery(state.last_rollback, service, steady_throughout, run_ok, now)
     new_state = replace(
         state,

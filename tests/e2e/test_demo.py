@@ -37,6 +37,17 @@ EXPECTED = {
         "service now on:  :31",
         "LOOP CLOSED: safe decision: already_known_good",
     ],
+    "mutable-tag": [
+        ":31 promoted to known-good",
+        "CI pushes the routing change to hokusai/api:main",
+        "Rollback decision: rolled_back                :34 -> hokusai-api-development:35",
+        "images pinned to the digests seen healthy: api hokusai/api:main -> sha256:",
+        "service now on:  hokusai-api-development:35",
+        "restored image:  hokusai/api@sha256:",
+        "recovered on hokusai-api-development:35",
+        "the image that broke :34: it would have stayed broken",
+        "LOOP CLOSED: rolled back :34 -> a copy of :31 pinned to sha256:",
+    ],
 }
 
 

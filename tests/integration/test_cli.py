@@ -67,8 +67,16 @@ def test_mark_known_good_bootstraps_and_is_audited_then_rollback_dry_run_targets
     assert code == 1
     assert "if the alarm fired now: no_known_good" in text
 
+    # :30 names its image by tag and does not run: refused unless the operator accepts an unpinned known-good
+    code, text = run(world, "mark-known-good", "hokusai-api-development:30")
+    assert code == 2
     code, text = run(
-        world, "mark-known-good", "hokusai-api-development:30", "--reason", "last release before the change"
+        world,
+        "mark-known-good",
+        "hokusai-api-development:30",
+        "--reason",
+        "last release before the change",
+        "--allow-unpinned",
     )
     assert code == 0
     assert f"known-good of {CLUSTER}/{SERVICE} is now {world.revisions[30]}" in text

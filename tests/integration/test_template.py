@@ -23,6 +23,7 @@ from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.idempotency import RollbackApplication
 from canary_rollback.runtime import build_runtime
+from demo.ecs_simulator import ImageRegistry, fake_digest
 from demo.lambda_context import FakeLambdaContext
 from demo.local_aws import ACCOUNT, REGION
 from demo.template import Resolver, load_template, parameter_defaults
@@ -144,7 +145,7 @@ def test_environment_covers_the_spec_variables() -> None:
     spec = {
         "PROBES", "PROBES_PARAMETER", "METRICS_SINK", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME",
         "CLUSTER_NAME", "SERVICE_NAME", "STATE_TABLE", "KNOWN_GOOD_AFTER", "ROLLBACK_COOLDOWN_SECONDS", "DRY_RUN",
-        "NOTIFY_TOPIC_ARN",
+        "NOTIFY_TOPIC_ARN", "PIN_IMAGE_DIGESTS",
     }  # fmt: skip
     assert spec <= set(env)
     # the default probes parameter is valid probe JSON
@@ -269,6 +270,20 @@ def test_no_wildcard_actions_and_scoped_sensitive_statements() -> None:
         assert publish["Resource"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-NotifyTopic"
 
 
+def test_probe_reads_only_the_guarded_clusters_tasks() -> None:
+    probe = _statements("ProbeFunction", resolver())
+    (list_tasks,) = _allows(probe, "ecs:ListTasks")
+    assert list_tasks["Action"] == ["ecs:ListTasks"]
+    cluster_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/hokusai-development"
+    assert list_tasks["Condition"] == {"ArnEquals": {"ecs:cluster": cluster_arn}}
+    (describe_tasks,) = _allows(probe, "ecs:DescribeTasks")
+    assert describe_tasks["Action"] == ["ecs:DescribeTasks"]
+    assert describe_tasks["Resource"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/hokusai-development/*"
+    # nothing that changes ECS: the probe only reads
+    for action in ("ecs:UpdateService", "ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"):
+        assert not _allows(probe, action), action
+
+
 def test_probes_parameter_statement_follows_the_parameter() -> None:
     without = _allows(_statements("ProbeFunction", resolver()), "ssm:GetParameter")[0]["Resource"]
     assert without == [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/canary-rollback/*"]
@@ -285,6 +300,11 @@ def _resource_arns(service: str, operation: str, params: dict[str, Any]) -> list
     if service == "ecs" and operation in ("DescribeServices", "UpdateService"):
         names = params.get("services") or [params["service"]]
         return [f"arn:aws:ecs:{region_account}:service/{params['cluster']}/{name}" for name in names]
+    if service == "ecs" and operation == "DescribeTasks":
+        return [
+            t if t.startswith("arn:") else f"arn:aws:ecs:{region_account}:task/{params['cluster']}/{t}"
+            for t in params["tasks"]
+        ]
     if service == "dynamodb":
         return [f"arn:aws:dynamodb:{region_account}:table/{params['TableName']}"]
     if service == "sns":
@@ -305,6 +325,11 @@ def _conditions_hold(statement: dict[str, Any], params: dict[str, Any]) -> bool:
             if (operator, key) == ("StringEquals", "cloudwatch:namespace"):
                 if params.get("Namespace") != expected:
                     return False
+            elif (operator, key) == ("ArnEquals", "ecs:cluster"):
+                cluster = str(params.get("cluster", ""))
+                arn = cluster if cluster.startswith("arn:") else f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}"
+                if arn != expected:
+                    return False
             else:
                 return False
     return True
@@ -323,6 +348,8 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     SAM's generated statements (logs, the failure destination) and service-side calls are not recorded."""
     # Given both functions with every AWS call recorded, through the whole loop plus the rarer paths
     calls: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    registry = ImageRegistry({f"hokusai/api:build-{n}": fake_digest(f"build-{n}") for n in range(30, 35)})
+    world.simulator.with_tasks(registry)  # running tasks report digests: the snapshot reads them
 
     def recorder(function: str) -> AwsClients:
         return AwsClients(on_call=lambda *call: calls[function].append(call))
@@ -377,6 +404,7 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
         checked["RollbackFunction"]
     )
     assert {"ssm:GetParameter", "secretsmanager:GetSecretValue", "sns:Publish"} <= checked["ProbeFunction"]
+    assert {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"} <= checked["ProbeFunction"]
 
 
 def test_the_policy_check_rejects_calls_outside_the_statements_scope() -> None:
@@ -391,6 +419,10 @@ def test_the_policy_check_rejects_calls_outside_the_statements_scope() -> None:
     assert any(_permits(s, "cloudwatch:PutMetricData", "*", {"Namespace": "CanaryRollback"}) for s in rollback)
     other_alarm = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:someone-elses-alarm"
     assert not any(_permits(s, "cloudwatch:DescribeAlarms", other_alarm, {}) for s in rollback)
+    probe = _statements("ProbeFunction", resolve)
+    other_cluster = {"cluster": "billing", "serviceName": "hokusai-api"}
+    assert not any(_permits(s, "ecs:ListTasks", "*", other_cluster) for s in probe)
+    assert any(_permits(s, "ecs:ListTasks", "*", {"cluster": "hokusai-development"}) for s in probe)
 
 
 def test_secret_resources_match_the_prefix_convention() -> None:

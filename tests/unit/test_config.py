@@ -38,8 +38,11 @@ def test_full_configuration() -> None:
             "NOTIFY_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:topic",
             "MAX_ALARM_AGE_SECONDS": "300",
             "ROLLBACK_LOCK_LEASE_SECONDS": "200",
+            "PIN_IMAGE_DIGESTS": "false",
         }
     )
+    assert settings.pin_image_digests is False
+    assert load_settings({"PROBES": PROBES}).pin_image_digests is True
     assert settings.guarded == GuardedService("hokusai-development", "hokusai-api")
     assert (settings.max_alarm_age_seconds, settings.rollback_lock_lease_seconds) == (300, 200)
     assert (settings.known_good_after, settings.rollback_cooldown_seconds, settings.dry_run) == (5, 60, True)
@@ -57,6 +60,7 @@ def test_full_configuration() -> None:
         ({"PROBES": PROBES, "KNOWN_GOOD_AFTER": "0"}, "KNOWN_GOOD_AFTER: must be at least 1"),
         ({"PROBES": PROBES, "ROLLBACK_COOLDOWN_SECONDS": "-5"}, "ROLLBACK_COOLDOWN_SECONDS"),
         ({"PROBES": PROBES, "DRY_RUN": "maybe"}, "DRY_RUN"),
+        ({"PROBES": PROBES, "PIN_IMAGE_DIGESTS": "sometimes"}, "PIN_IMAGE_DIGESTS"),
         ({"PROBES": PROBES, "NOTIFY_TOPIC_ARN": "my-topic"}, "NOTIFY_TOPIC_ARN"),
         ({"PROBES": PROBES, "MAX_ALARM_AGE_SECONDS": "10"}, "MAX_ALARM_AGE_SECONDS: must be at least 60"),
         ({"PROBES": PROBES, "ROLLBACK_LOCK_LEASE_SECONDS": "x"}, "ROLLBACK_LOCK_LEASE_SECONDS: must be an integer"),

@@ -63,11 +63,11 @@ DRY = replace(SETTINGS, dry_run=True)
 
 # (case, alarm, CloudWatch now, service, state, settings, known-good ACTIVE, action, a phrase of the reason)
 Case = tuple[
-    str, AlarmSignal | None, AlarmNow | None, ServiceObservation | None, ServiceState, RollbackSettings, bool, str, str
+    str, AlarmSignal | None, AlarmNow | None, ServiceObservation | None, ServiceState, RollbackSettings, str, str
 ]
 CASES: list[Case] = [
-    ("unrecognised event", None, None, None, ServiceState(), SETTINGS, True, "ignored", "not a CloudWatch alarm"),
-    ("alarm back to OK", alarm("OK"), None, steady(34), with_kg(), SETTINGS, True, "ignored", "is OK, not ALARM"),
+    ("unrecognised event", None, None, None, ServiceState(), SETTINGS, "ignored", "not a CloudWatch alarm"),
+    ("alarm back to OK", alarm("OK"), None, steady(34), with_kg(), SETTINGS, "ignored", "is OK, not ALARM"),
     (
         "insufficient data",
         alarm("INSUFFICIENT_DATA"),
@@ -75,7 +75,6 @@ CASES: list[Case] = [
         steady(34),
         ServiceState(),
         SETTINGS,
-        True,
         "ignored",
         "not ALARM",
     ),
@@ -86,7 +85,6 @@ CASES: list[Case] = [
         steady(34),
         with_kg(),
         SETTINGS,
-        True,
         "stale",
         "601 s ago",
     ),
@@ -97,11 +95,10 @@ CASES: list[Case] = [
         steady(34),
         with_kg(),
         SETTINGS,
-        True,
         "rolled_back",
         "seen healthy",
     ),
-    ("CloudWatch says OK now", THIS, AlarmNow(True, "OK"), steady(34), with_kg(), SETTINGS, True, "stale", "is OK now"),
+    ("CloudWatch says OK now", THIS, AlarmNow(True, "OK"), steady(34), with_kg(), SETTINGS, "stale", "is OK now"),
     (
         "CloudWatch says INSUFFICIENT_DATA now",
         THIS,
@@ -109,7 +106,6 @@ CASES: list[Case] = [
         steady(34),
         with_kg(),
         SETTINGS,
-        True,
         "stale",
         "no longer in ALARM",
     ),
@@ -120,7 +116,6 @@ CASES: list[Case] = [
         steady(34),
         with_kg(),
         SETTINGS,
-        True,
         "rolled_back",
         "seen healthy",
     ),
@@ -131,7 +126,6 @@ CASES: list[Case] = [
         steady(34),
         with_kg(),
         SETTINGS,
-        True,
         "rolled_back",
         "seen healthy",
     ),
@@ -142,7 +136,6 @@ CASES: list[Case] = [
         steady(34),
         with_kg(),
         SETTINGS,
-        True,
         "stale",
         "unreadable",
     ),
@@ -153,7 +146,6 @@ CASES: list[Case] = [
         steady(34),
         ServiceState(),
         SETTINGS,
-        True,
         "stale",
         "3600 s ago",
     ),
@@ -164,7 +156,6 @@ CASES: list[Case] = [
         steady(34),
         with_kg(paused=PAUSE),
         SETTINGS,
-        True,
         "paused",
         "migrating the ALB",
     ),
@@ -175,7 +166,6 @@ CASES: list[Case] = [
         steady(34),
         ServiceState(),
         SETTINGS,
-        True,
         "no_known_good",
         "refusing to guess",
     ),
@@ -186,7 +176,6 @@ CASES: list[Case] = [
         steady(34),
         with_kg(),
         SETTINGS,
-        True,
         "rolled_back",
         "seen healthy",
     ),
@@ -197,7 +186,6 @@ CASES: list[Case] = [
         steady(31),
         with_kg(),
         SETTINGS,
-        True,
         "already_known_good",
         "not a deployment's",
     ),
@@ -208,7 +196,6 @@ CASES: list[Case] = [
         rolling(31, 34),
         with_kg(),
         SETTINGS,
-        True,
         "in_progress",
         "already deploying",
     ),
@@ -219,7 +206,6 @@ CASES: list[Case] = [
         steady(34),
         with_kg(last_rollback=lock(10, "pending")),
         SETTINGS,
-        True,
         "in_progress",
         "under way",
     ),
@@ -230,7 +216,6 @@ CASES: list[Case] = [
         steady(34),
         with_kg(last_rollback=lock(10, "pending", owner=THIS)),
         SETTINGS,
-        True,
         "rolled_back",
         "resuming rollback r1",
     ),
@@ -241,7 +226,6 @@ CASES: list[Case] = [
         steady(34),
         with_kg(last_rollback=lock(151, "pending")),
         SETTINGS,
-        True,
         "rolled_back",
         "took over abandoned rollback r1",
     ),
@@ -252,7 +236,6 @@ CASES: list[Case] = [
         rolling(31, 34),
         with_kg(last_rollback=lock(200, "pending")),
         SETTINGS,
-        True,
         "rolled_back",
         "had reached ECS",
     ),
@@ -263,7 +246,6 @@ CASES: list[Case] = [
         rolling(31, 34),
         with_kg(last_rollback=lock(20, owner=THIS)),
         SETTINGS,
-        True,
         "rolled_back",
         "a redelivery",
     ),
@@ -274,7 +256,6 @@ CASES: list[Case] = [
         steady(31),
         with_kg(last_rollback=lock(120)),
         SETTINGS,
-        True,
         "in_progress",
         "because of rollback r1",
     ),
@@ -285,7 +266,6 @@ CASES: list[Case] = [
         steady(31),
         with_kg(last_rollback=lock(120, outcome="recovered")),
         SETTINGS,
-        True,
         "already_known_good",
         "not a deployment's",
     ),
@@ -296,7 +276,6 @@ CASES: list[Case] = [
         steady(34),
         with_kg(last_rollback=lock(300)),
         SETTINGS,
-        True,
         "cooldown",
         "300 s ago",
     ),
@@ -307,7 +286,6 @@ CASES: list[Case] = [
         steady(35),
         with_kg(last_rollback=lock(300)),
         SETTINGS,
-        True,
         "cooldown",
         "a person should look",
     ),
@@ -318,7 +296,6 @@ CASES: list[Case] = [
         steady(35),
         with_kg(last_rollback=lock(3600)),
         SETTINGS,
-        True,
         "rolled_back",
         "seen healthy",
     ),
@@ -329,11 +306,10 @@ CASES: list[Case] = [
         steady(34),
         with_kg(last_rollback=lock(10, "failed")),
         SETTINGS,
-        True,
         "rolled_back",
         "seen healthy",
     ),
-    ("dry run", THIS, FIRING, steady(34), with_kg(), DRY, True, "dry_run", "would roll back"),
+    ("dry run", THIS, FIRING, steady(34), with_kg(), DRY, "dry_run", "would roll back"),
     (
         "dry run still refuses to guess",
         THIS,
@@ -341,26 +317,14 @@ CASES: list[Case] = [
         steady(34),
         ServiceState(),
         DRY,
-        True,
         "no_known_good",
         "refusing to guess",
-    ),
-    (
-        "deregistered known-good",
-        THIS,
-        FIRING,
-        steady(34),
-        with_kg(),
-        SETTINGS,
-        False,
-        "rolled_back",
-        "a copy of it will be registered",
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("alarm_signal", "alarm_now", "service", "state", "settings", "active", "expected", "phrase"),
+    ("alarm_signal", "alarm_now", "service", "state", "settings", "expected", "phrase"),
     [case[1:] for case in CASES],
     ids=[case[0] for case in CASES],
 )
@@ -370,13 +334,10 @@ def test_decision_table(
     service: ServiceObservation | None,
     state: ServiceState,
     settings: RollbackSettings,
-    active: bool,
     expected: str,
     phrase: str,
 ) -> None:
-    decision = decide_rollback(
-        alarm_signal, service, state, NOW, settings, known_good_active=active, alarm_now=alarm_now
-    )
+    decision = decide_rollback(alarm_signal, service, state, NOW, settings, alarm_now=alarm_now)
     assert decision.action == expected
     assert phrase in decision.reason
 
@@ -386,12 +347,6 @@ def test_rollback_targets_the_known_good_not_the_previous_revision() -> None:
     assert (decision.current, decision.target, decision.claim) == (rev(34), rev(31), "free")
     assert decision.notify
     assert not decision.needs_copy
-
-
-def test_deregistered_known_good_asks_for_a_copy() -> None:
-    decision = decide_rollback(THIS, steady(34), with_kg(), NOW, SETTINGS, known_good_active=False)
-    assert decision.needs_copy
-    assert decision.target == rev(31)
 
 
 def test_no_known_good_never_names_a_target_and_notifies() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from canary_rollback.aws.state_store import item_from_state, state_from_item
 from canary_rollback.errors import StateStoreError
-from canary_rollback.models import Candidate, KnownGood, PauseFlag, ServiceState
+from canary_rollback.models import Candidate, KnownGood, PauseFlag, ServiceState, TaskDefinitionSnapshot
 from canary_rollback.rollback_lock import RollbackRecord
 from tests.unit.builders import T0, rev
 
@@ -98,3 +98,42 @@ def test_an_item_with_only_a_version_loads() -> None:
 def test_a_damaged_item_is_a_clear_state_store_error_not_a_key_error(item: dict[str, Any], needle: str) -> None:
     with pytest.raises(StateStoreError, match=needle):
         state_from_item(item)
+
+
+def test_snapshot_and_the_locks_copy_round_trip() -> None:
+    snapshot = TaskDefinitionSnapshot(
+        definition={
+            "family": "hokusai-api-development",
+            "containerDefinitions": [
+                {"name": "api", "image": "hokusai/api:main", "portMappings": [{"containerPort": 8001}]}
+            ],
+            "cpu": "256",
+        },
+        tags=(("team", "hokusai"),),
+        digests={"api": "sha256:" + "a" * 64},
+    )
+    state = ServiceState(
+        known_good=KnownGood(rev(31), T0, "seen healthy", snapshot=snapshot),
+        last_rollback=RollbackRecord("abc", T0, "RollbackAlarm", rev(34), rev(35), "pending", copied_from=rev(31)),
+        version=3,
+    )
+    item = item_from_state(state)
+    assert isinstance(item["known_good"]["M"]["snapshot"]["S"], str)  # one string attribute, see state_store
+    assert state_from_item(item) == state
+
+
+def test_state_written_before_snapshots_existed_still_loads() -> None:
+    # Given an item exactly as the version without snapshots wrote it
+    item = _fixture("state_item_before_snapshots.json")
+
+    # When it is loaded
+    state = state_from_item(item)
+
+    # Then the known-good is there, without a snapshot, and writing it back keeps it readable
+    assert state.known_good is not None
+    assert state.known_good.arn == rev(31)
+    assert state.known_good.snapshot is None
+    assert state.last_rollback is not None
+    assert state.last_rollback.copied_from is None
+    assert state.version == 12
+    assert state_from_item(item_from_state(state)) == state

@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
 from canary_rollback.errors import EcsError
-from canary_rollback.models import Deployment, GuardedService, ServiceObservation
+from canary_rollback.models import Deployment, GuardedService, ServiceObservation, TaskDefinitionSnapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient
@@ -75,20 +75,62 @@ class EcsGateway:
         definition = self._describe_task_definition(reference)
         return str(definition["taskDefinitionArn"]), definition["status"] == "ACTIVE"
 
-    def is_active(self, arn: str) -> bool:
-        return bool(self._describe_task_definition(arn)["status"] == "ACTIVE")
+    # ---- restore what was seen healthy (README "How decisions are made") ------------------------------
 
-    def register_copy(self, arn: str) -> str:
-        """ECS refuses to deploy an INACTIVE (deregistered) revision; a fresh copy of it is deployable."""
-        source = self._describe_task_definition(arn, with_tags=True)
-        request: dict[str, Any] = {key: source[key] for key in _REGISTER_FIELDS if source.get(key) not in (None, [])}
-        tags = [t for t in source.get("tags", []) if not t.get("key", "").startswith("aws:")]
-        tags.append({"key": "canary-rollback:copied-from", "value": arn})
+    def is_deployable(self, arn: str) -> bool:
+        """ACTIVE, as far as ECS will say. Real ECS describes an INACTIVE revision only while something references
+        it and a deleted one never, so a describe that fails means "not ACTIVE", never an error."""
         try:
-            response = self._client.register_task_definition(**request, tags=tags)
+            return bool(self._describe_task_definition(arn)["status"] == "ACTIVE")
+        except EcsError:
+            return False
+
+    def registrable_snapshot(self, arn: str) -> TaskDefinitionSnapshot:
+        """Everything RegisterTaskDefinition needs to register this revision again, its tags included."""
+        source = self._describe_task_definition(arn, with_tags=True)
+        definition = {key: source[key] for key in _REGISTER_FIELDS if source.get(key) not in (None, [])}
+        tags = tuple(
+            (str(t["key"]), str(t.get("value", "")))
+            for t in source.get("tags", [])
+            if not str(t.get("key", "")).startswith("aws:")  # reserved: RegisterTaskDefinition rejects them
+        )
+        return TaskDefinitionSnapshot(definition, tags)
+
+    def running_digests(self, guarded: GuardedService, arn: str) -> dict[str, set[str]]:
+        """container name -> every image digest the service's RUNNING tasks of `arn` report (ListTasks is
+        paginated, DescribeTasks takes 100 tasks at a time). Tasks that report no digest add nothing."""
+        try:
+            task_arns: list[str] = []
+            pages = self._client.get_paginator("list_tasks").paginate(
+                cluster=guarded.cluster, serviceName=guarded.service, desiredStatus="RUNNING"
+            )
+            for page in pages:
+                task_arns += page.get("taskArns", [])
+            digests: dict[str, set[str]] = {}
+            for start in range(0, len(task_arns), 100):
+                batch = task_arns[start : start + 100]
+                response = self._client.describe_tasks(cluster=guarded.cluster, tasks=batch)
+                for task in response.get("tasks", []):
+                    if task.get("lastStatus") != "RUNNING":
+                        continue
+                    if task_definition_arn(str(task.get("taskDefinitionArn", "")), arn) != arn:
+                        continue
+                    for container in task.get("containers", []):
+                        if container.get("imageDigest"):
+                            digests.setdefault(str(container.get("name")), set()).add(str(container["imageDigest"]))
         except (ClientError, BotoCoreError) as exc:
-            raise EcsError(f"RegisterTaskDefinition (copy of {arn}) failed: {error_code(exc)}: {exc}") from exc
-        return response["taskDefinition"]["taskDefinitionArn"]
+            raise EcsError(f"ListTasks/DescribeTasks {guarded.key} failed: {error_code(exc)}: {exc}") from exc
+        return digests
+
+    def register_task_definition(self, request: dict[str, Any], tags: tuple[tuple[str, str], ...]) -> str:
+        try:
+            response = self._client.register_task_definition(
+                **request, tags=[{"key": key, "value": value} for key, value in tags]
+            )
+        except (ClientError, BotoCoreError) as exc:
+            family = request.get("family")
+            raise EcsError(f"RegisterTaskDefinition ({family}) failed: {error_code(exc)}: {exc}") from exc
+        return str(response["taskDefinition"]["taskDefinitionArn"])
 
     def update_service(self, guarded: GuardedService, task_definition: str) -> None:
         try:

@@ -19,7 +19,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
 from canary_rollback.errors import StateConflict, StateStoreError
-from canary_rollback.models import Candidate, GuardedService, KnownGood, PauseFlag, ServiceState
+from canary_rollback.models import (
+    Candidate,
+    GuardedService,
+    KnownGood,
+    PauseFlag,
+    ServiceState,
+    TaskDefinitionSnapshot,
+)
 from canary_rollback.rollback_lock import RollbackRecord
 
 if TYPE_CHECKING:
@@ -122,6 +129,8 @@ def item_from_state(state: ServiceState) -> dict[str, Any]:
         m = {"arn": {"S": kg.arn}, "since": {"S": _iso(kg.since)}, "reason": {"S": kg.reason}}
         if kg.copied_from:
             m["copied_from"] = {"S": kg.copied_from}
+        if kg.snapshot is not None:
+            m["snapshot"] = {"S": snapshot_to_json(kg.snapshot)}
         item["known_good"] = {"M": m}
     if state.candidate is not None:
         c = state.candidate
@@ -220,6 +229,7 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
             since=kg.time("since"),
             reason=kg.optional_text("reason") or "",
             copied_from=kg.optional_text("copied_from"),
+            snapshot=_snapshot(kg.optional_text("snapshot")),  # absent: recorded before snapshots existed
         )
     candidate = None
     if (c := top.child("candidate")) is not None:
@@ -259,6 +269,32 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
         paused=paused,
         version=top.number("version", 0),
     )
+
+
+def snapshot_to_json(snapshot: TaskDefinitionSnapshot) -> str:
+    """One JSON string attribute, not a nested map: a task definition nests deeper than DynamoDB's 32 levels
+    allow in the worst case, a string costs no per-attribute overhead toward the 400 KB item limit, and the
+    definition is only ever read back whole to register it again."""
+    body = {"definition": snapshot.definition, "tags": [list(t) for t in snapshot.tags], "digests": snapshot.digests}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def snapshot_from_json(text: str) -> TaskDefinitionSnapshot:
+    body = json.loads(text)
+    return TaskDefinitionSnapshot(
+        definition=dict(body["definition"]),
+        tags=tuple((str(k), str(v)) for k, v in body.get("tags", [])),
+        digests={str(k): str(v) for k, v in body.get("digests", {}).items()},
+    )
+
+
+def _snapshot(text: str | None) -> TaskDefinitionSnapshot | None:
+    if text is None:
+        return None
+    try:
+        return snapshot_from_json(text)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StateStoreError(f"state item is malformed: known_good.snapshot is unreadable ({exc})") from None
 
 
 def update_with_retry(
