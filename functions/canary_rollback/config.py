@@ -45,6 +45,10 @@ class Settings:
     rollback_cooldown_seconds: int
     dry_run: bool
     notify_topic_arn: str | None
+    # The deployment watch (README, "Deployment watch"): rounds every interval until WATCH_SECONDS after the
+    # last ECS deployment event. Defaults here so code that builds Settings by hand needs no change.
+    watch_seconds: int = 300
+    watch_interval_seconds: int = 10
 
     @property
     def tracks_known_good(self) -> bool:
@@ -78,6 +82,8 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
     if topic is not None and not _ARN.fullmatch(topic):
         raise ConfigError(f"NOTIFY_TOPIC_ARN: not an SNS topic ARN: {topic!r}")
 
+    watch_seconds, watch_interval = _watch_settings(env) if need_probes else (300, 10)
+
     return Settings(
         probes=probes,
         probes_parameter=probes_parameter,
@@ -90,7 +96,23 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
         rollback_cooldown_seconds=_int(env, "ROLLBACK_COOLDOWN_SECONDS", 900, minimum=0),
         dry_run=_bool(env, "DRY_RUN", False),
         notify_topic_arn=topic,
+        watch_seconds=watch_seconds,
+        watch_interval_seconds=watch_interval,
     )
+
+
+# A Lambda runs at most 900 s and the watching function's timeout is at least WATCH_SECONDS + 60.
+MAX_WATCH_SECONDS = 840
+
+
+def _watch_settings(env: Mapping[str, str]) -> tuple[int, int]:
+    watch_seconds = _int(env, "WATCH_SECONDS", 300, minimum=1)
+    if watch_seconds > MAX_WATCH_SECONDS:
+        raise ConfigError(f"WATCH_SECONDS: at most {MAX_WATCH_SECONDS} (a Lambda runs 900 s), got {watch_seconds}")
+    interval = _int(env, "WATCH_INTERVAL_SECONDS", 10, minimum=1)
+    if interval > watch_seconds:
+        raise ConfigError(f"WATCH_INTERVAL_SECONDS: must not exceed WATCH_SECONDS ({watch_seconds}), got {interval}")
+    return watch_seconds, interval
 
 
 def require_rollback_settings(settings: Settings) -> tuple[GuardedService, str]:

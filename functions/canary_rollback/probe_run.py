@@ -6,6 +6,7 @@ Metrics go out before any state is touched, so a broken state store never hides 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
@@ -15,7 +16,7 @@ from canary_rollback.notifications import recovery_notification
 from canary_rollback.observability import logger
 from canary_rollback.prober import run_probes
 from canary_rollback.runtime import Runtime
-from canary_rollback.tracking import TrackingOutcome, track_run
+from canary_rollback.tracking import TrackingOutcome, recovery_pending, track_run, track_watch_round
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,14 @@ class ProbeRunReport:
         }
 
 
-def execute_probe_run(runtime: Runtime) -> ProbeRunReport:
+def execute_probe_run(
+    runtime: Runtime, *, count_towards_known_good: bool = True, at: datetime | None = None
+) -> ProbeRunReport:
+    """`count_towards_known_good=False, at=...` is a deployment-watch round: metrics stamped with the round's
+    own time, recovery recorded, the known-good streak never extended (README, "Deployment watch")."""
     specs = runtime.probe_specs()
     results = run_probes(specs, runtime.http_session(len(specs)), runtime.resolve_secret)
-    now = runtime.clock()
+    now = at if at is not None else runtime.clock()
     for result in results:
         logger.info(
             "probe result",
@@ -71,10 +76,15 @@ def execute_probe_run(runtime: Runtime) -> ProbeRunReport:
 
     guarded = settings.guarded
     run_ok = all(result.ok for result in results)
+    if not count_towards_known_good and not recovery_pending(store.load(guarded).last_rollback):
+        return ProbeRunReport(results, None, None, settings.known_good_after)  # nothing a round may record
     service = runtime.ecs.describe(guarded)
 
     def advance(state: ServiceState) -> tuple[ServiceState, TrackingOutcome]:
-        outcome = track_run(state, service, run_ok, now, settings.known_good_after)
+        if count_towards_known_good:
+            outcome = track_run(state, service, run_ok, now, settings.known_good_after)
+        else:
+            outcome = track_watch_round(state, service, run_ok, now)
         return outcome.state, outcome
 
     saved, outcome = update_with_retry(store, guarded, advance)
