@@ -177,7 +177,9 @@ def test_a_lease_nobody_runs_is_taken_over_by_a_new_watch(case: str, current: Wa
 # ---- the round schedule --------------------------------------------------------------------------------
 
 
-def schedule(start: float, interval: float, end: float, deadline: float, budget: float, durations: list[float]) -> list[float]:  # fmt: skip
+def schedule(
+    start: float, interval: float, end: float, deadline: float, budget: float, durations: list[float]
+) -> list[float]:
     """Drive next_round_at as the loop does, each round taking durations[i] seconds."""
     now = start
     slots: list[float] = []
