@@ -150,7 +150,7 @@ def _run_rounds(
 ) -> WatchOutcome:
     interval = runtime.settings.watch_interval_seconds
     watch_until = lease.watch_until
-    rounds = failed = 0
+    rounds = failed = next_index = 0
     handed_over = False
     while True:
         now = runtime.monotonic()
@@ -158,6 +158,7 @@ def _run_rounds(
             start,
             interval,
             now,
+            next_index=next_index,
             watch_end=watch_end(start, start_wall, watch_until),
             deadline=deadline,
             round_budget=budget,
@@ -167,6 +168,7 @@ def _run_rounds(
         if slot > now:
             runtime.sleep(slot - now)
         index = round_index(start, interval, slot)
+        next_index = index + 1
         at = start_wall + timedelta(seconds=index * interval)
         # Before every round: prove this invocation still holds the watch and learn of extensions.
         current = store.heartbeat_watch(guarded, lease.holder, runtime.clock())

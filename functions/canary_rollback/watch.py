@@ -156,21 +156,23 @@ def next_round_at(
     interval: float,
     now: float,
     *,
+    next_index: int,
     watch_end: float,
     deadline: float,
     round_budget: float,
 ) -> float | None:
-    """The monotonic instant of the next round, or None when the watch is over.
+    """The monotonic instant of the next round's slot, or None when the watch is over.
 
-    Rounds sit on the grid start + k * interval, so they never drift; a round that overran its slot makes the
-    next one skip to the following slot instead of firing late or in a burst. A round is started only before
-    the watch's end and only if its probes can finish before the invocation's deadline.
+    Rounds sit on the grid start + k * interval (k >= next_index, the rounds already run), so they never
+    drift. A round that overran its interval makes the next one run at once in the slot now open, never in a
+    burst for the slots it missed. A round is started only in a slot before the watch's end, and only if its
+    probes can finish before the invocation's deadline.
     """
     if interval <= 0:
         raise ValueError("interval must be positive")
-    k = 0 if now <= start else math.ceil((now - start) / interval - 1e-9)
-    slot = start + k * interval
-    if slot >= watch_end or slot + round_budget > deadline:
+    open_slot = math.floor((now - start) / interval + 1e-9) if now > start else 0
+    slot = start + max(next_index, open_slot) * interval
+    if slot >= watch_end or max(slot, now) + round_budget > deadline:
         return None
     return slot
 
