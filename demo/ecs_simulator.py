@@ -7,12 +7,15 @@ never finishes a rollout. Real ECS (which the product's code is written for) ins
   * later completes it (COMPLETED, running == desired, old deployment drained), or
   * with the deployment circuit breaker, fails it and rolls back to the previous task definition.
 This wraps the backend's update_service to do the first, and `advance()` does the second or third.
+Like real ECS it also announces each deployment as an EventBridge "ECS Deployment State Change"
+(SERVICE_DEPLOYMENT_IN_PROGRESS / _COMPLETED / _FAILED); the world drains them with `take_events()`.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from moto.core.utils import utcnow
@@ -21,12 +24,23 @@ from moto.ecs.models import ecs_backends
 ACCOUNT = "123456789012"
 
 
+@dataclass(frozen=True)
+class DeploymentStateChange:
+    """What ECS puts in an "ECS Deployment State Change" event's resources and detail."""
+
+    service_arn: str
+    event_name: str
+    deployment_id: str
+    task_definition_arn: str
+
+
 class EcsRolloutSimulator:
     def __init__(self, region: str = "us-east-1", account: str = ACCOUNT) -> None:
         self.backend = ecs_backends[account][region]
         self._broken_revisions: set[str] = set()  # task definition ARNs whose tasks never start
         self._lock = threading.Lock()
         self.update_calls: list[tuple[str, str]] = []  # (service, task definition as passed)
+        self._events: list[DeploymentStateChange] = []
         self._original_update = self.backend.update_service
         self._throttle: Callable[[], bool] | None = None
         self.backend.update_service = self._update_service  # type: ignore[method-assign]
@@ -38,6 +52,17 @@ class EcsRolloutSimulator:
     def mark_unstartable(self, task_definition_arn: str) -> None:
         """Tasks of this revision crash on start (the incident's import error / exec format error)."""
         self._broken_revisions.add(task_definition_arn)
+
+    def take_events(self) -> list[DeploymentStateChange]:
+        """The deployment state changes since the last call, oldest first (UpdateService runs in moto's thread)."""
+        with self._lock:
+            events, self._events = self._events, []
+        return events
+
+    def _announce(self, service: Any, name: str, deployment: dict[str, Any]) -> None:
+        self._events.append(
+            DeploymentStateChange(str(service.arn), name, str(deployment["id"]), str(deployment["taskDefinition"]))
+        )
 
     def throttle_updates(self, decide: Callable[[], bool] | None) -> None:
         """`decide()` returning True makes the next UpdateService answer ThrottlingException."""
@@ -78,6 +103,7 @@ class EcsRolloutSimulator:
             updatedAt=now,
         )
         service.deployments = [primary, *old]
+        self._announce(service, "SERVICE_DEPLOYMENT_IN_PROGRESS", primary)
 
     def deploy(self, cluster: str, service_name: str, task_definition: str) -> None:
         """What a CI pipeline does: UpdateService (through the wrapped backend, like any API caller)."""
@@ -92,6 +118,7 @@ class EcsRolloutSimulator:
                 return "steady"
             if primary["taskDefinition"] in self._broken_revisions:
                 previous = next((d for d in service.deployments[1:] if d["status"] == "ACTIVE"), None)
+                self._announce(service, "SERVICE_DEPLOYMENT_FAILED", primary)
                 if previous is None:
                     primary.update(rolloutState="FAILED", rolloutStateReason="tasks failed to start")
                     return "failed"
@@ -110,6 +137,7 @@ class EcsRolloutSimulator:
             service.deployments = [primary]
             service.running_count = service.desired_count
             service.pending_count = 0
+            self._announce(service, "SERVICE_DEPLOYMENT_COMPLETED", primary)
             return "completed"
 
     def settle(self, cluster: str, service_name: str) -> None:
