@@ -279,7 +279,6 @@ class IncidentWorld:
             if not eventbridge_rule_matches(self.watch_pattern, event):
                 continue
             self.record(f"ECS: {change.event_name}", f"{self.label(change.task_definition_arn)} -> ProbeFunction")
-            self._failing_rounds = 0
             context = FakeLambdaContext("ProbeFunction", self.probe_timeout_seconds)
             response: dict[str, Any] = probe_handler.handler(event, context)
             self.watch_responses.append((self.clock(), response))
