@@ -356,7 +356,9 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     probes[-1]["auth_scheme"] = "Basic"
     boto3.client("ssm").put_parameter(Name="/canary-rollback/probes", Value=json.dumps(probes), Type="String")
     env = {**world.stack.function_env, "PROBES": "", "PROBES_PARAMETER": "/canary-rollback/probes"}
-    probe_handler.runtime.set(build_runtime(env, clients=recorder("ProbeFunction"), clock=world.clock))
+    probe_runtime = build_runtime(env, clients=recorder("ProbeFunction"), clock=world.clock)
+    probe_runtime.monotonic, probe_runtime.sleep = world.sim_monotonic, world.sim_sleep  # a watch on sim time
+    probe_handler.runtime.set(probe_runtime)
     rollback_handler.runtime.set(
         build_runtime(env, need_probes=False, clients=recorder("RollbackFunction"), clock=world.clock)
     )
@@ -368,6 +370,8 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     world.minute()
     world.advance_rollout()
     assert world.probe_run()["ok"]  # recovery: RecoverySeconds + notification
+    watch = probe_handler.handler(load_event("ecs-deployment-in-progress"), FakeLambdaContext("ProbeFunction", 420))
+    assert watch["action"] == "watched"  # the deployment watch: lease, heartbeats, rounds
 
     # Then every recorded call is an allowed action of that function
     resolve = resolver()
@@ -380,7 +384,9 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
             action = f"{iam_prefix.get(service, service)}:{operation}"
             assert _allows(statements, action), f"{function} calls {action} but its policy does not allow it"
     assert {"ecs:UpdateService", "ecs:RegisterTaskDefinition", "dynamodb:PutItem"} <= calls["RollbackFunction"]
-    assert {"ssm:GetParameter", "secretsmanager:GetSecretValue", "sns:Publish"} <= calls["ProbeFunction"]
+    assert {"ssm:GetParameter", "secretsmanager:GetSecretValue", "sns:Publish", "dynamodb:UpdateItem"} <= calls[
+        "ProbeFunction"
+    ]
 
 
 def test_secret_resources_match_the_prefix_convention() -> None:
