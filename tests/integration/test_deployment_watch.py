@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -162,6 +163,30 @@ def test_an_event_beyond_the_holders_deadline_hands_the_watch_over(world: Any) -
     lease = store().load_watch(GUARDED)
     assert lease is not None
     assert lease.last_event.startswith("SERVICE_DEPLOYMENT_COMPLETED")
+
+
+def test_two_events_at_the_same_moment_run_one_loop(world: Any) -> None:
+    # Given two invocations for the same deployment arriving together (real clocks, a 3 s watch)
+    env = {**world.stack.function_env, "WATCH_SECONDS": "3", "WATCH_INTERVAL_SECONDS": "1"}
+    probe_handler.runtime.set(build_runtime(env))
+    answers: list[dict[str, Any]] = []
+    lock = threading.Lock()
+
+    def deliver(name: str) -> None:
+        response = invoke(deployment_event(name))
+        with lock:
+            answers.append(response)
+
+    threads = [threading.Thread(target=deliver, args=(name,)) for name in ("SERVICE_DEPLOYMENT_IN_PROGRESS",) * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    # Then the conditional lease let exactly one of them run rounds; the other only extended its watch
+    assert sorted(a["action"] for a in answers) == ["extended", "watched"]
+    (watched,) = [a for a in answers if a["action"] == "watched"]
+    assert 3 <= watched["rounds"] <= 4
 
 
 # ---- Done when: another service's event is ignored ---------------------------------------------------------
