@@ -1,10 +1,12 @@
 """LOCAL STAND-IN for CloudWatch alarm evaluation (moto stores alarms but never evaluates them).
 
 Follows CloudWatch's documented semantics for a single-metric alarm: look at the last EvaluationPeriods
-periods ending at `now`; a period with a datapoint is breaching or not by ComparisonOperator/Threshold on
-the alarm's Statistic; a period with no datapoint follows TreatMissingData (missing/ignore: not counted,
-breaching: counts as breaching, notBreaching: counts as good). ALARM when at least DatapointsToAlarm
-periods breach; OK when enough periods are known and fewer breach; INSUFFICIENT_DATA when nothing is known.
+periods ending at `now` (periods of 10, 20 or 30 s for a high-resolution alarm, on metrics stored at
+StorageResolution 1; multiples of a minute otherwise); a period with a datapoint is breaching or not by
+ComparisonOperator/Threshold on the alarm's Statistic; a period with no datapoint follows TreatMissingData
+(missing/ignore: not counted, breaching: counts as breaching, notBreaching: counts as good). ALARM when at
+least DatapointsToAlarm periods breach; OK when enough periods are known and fewer breach; INSUFFICIENT_DATA
+when nothing is known.
 It is deliberately small: no anomaly detection, no metric math, no extended statistics.
 """
 
@@ -40,7 +42,7 @@ def evaluate_alarm(alarm: dict[str, Any], cloudwatch: Any, now: datetime) -> Eva
     periods = int(alarm["EvaluationPeriods"])
     needed = int(alarm.get("DatapointsToAlarm") or periods)
     statistic = alarm["Statistic"]
-    end = now.replace(second=0, microsecond=0)
+    end = period_end(now, period)
     start = end - timedelta(seconds=period * periods)
     response = cloudwatch.get_metric_statistics(
         Namespace=alarm["Namespace"],
@@ -86,6 +88,14 @@ def evaluate_alarm(alarm: dict[str, Any], cloudwatch: Any, now: datetime) -> Eva
     if evaluated == 0:
         return Evaluation("INSUFFICIENT_DATA", f"no datapoints [{shown}]", 0, 0, values)
     return Evaluation("OK", f"{breaching} of {periods} datapoints [{shown}] breaching", breaching, evaluated, values)
+
+
+def period_end(now: datetime, period: int) -> datetime:
+    """The end of the last whole period. High-resolution alarms (10, 20, 30 s) evaluate on their own period's
+    grid; CloudWatch evaluates the others once a minute, on the minute."""
+    grid = period if period < 60 else 60
+    whole = now.replace(microsecond=0)
+    return whole - timedelta(seconds=whole.second % grid)
 
 
 def state_change_event(

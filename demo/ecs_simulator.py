@@ -14,6 +14,9 @@ Opt-in, for what moto does not model at all (README "How decisions are made" rel
     changes only deployments started later, as in real ECS;
   * `strict_task_definitions()`: DescribeTaskDefinition of an INACTIVE revision fails unless a service or a
     running task references it (the AWS API reference's rule); deleted revisions cannot be described at all.
+
+Like real ECS it also announces each deployment as an EventBridge "ECS Deployment State Change"
+(SERVICE_DEPLOYMENT_IN_PROGRESS / _COMPLETED / _FAILED); the world drains them with `take_events()`.
 """
 
 from __future__ import annotations
@@ -70,12 +73,23 @@ class SimTask:
     tags: list[dict[str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class DeploymentStateChange:
+    """What ECS puts in an "ECS Deployment State Change" event's resources and detail."""
+
+    service_arn: str
+    event_name: str
+    deployment_id: str
+    task_definition_arn: str
+
+
 class EcsRolloutSimulator:
     def __init__(self, region: str = "us-east-1", account: str = ACCOUNT) -> None:
         self.backend = ecs_backends[account][region]
         self._broken_revisions: set[str] = set()  # task definition ARNs whose tasks never start
         self._lock = threading.Lock()
         self.update_calls: list[tuple[str, str]] = []  # (service, task definition as passed)
+        self._events: list[DeploymentStateChange] = []
         self._original_update = self.backend.update_service
         self._throttle: Callable[[], bool] | None = None
         self.backend.update_service = self._update_service  # type: ignore[method-assign]
@@ -233,6 +247,17 @@ class EcsRolloutSimulator:
         """Tasks of this revision crash on start (the incident's import error / exec format error)."""
         self._broken_revisions.add(task_definition_arn)
 
+    def take_events(self) -> list[DeploymentStateChange]:
+        """The deployment state changes since the last call, oldest first (UpdateService runs in moto's thread)."""
+        with self._lock:
+            events, self._events = self._events, []
+        return events
+
+    def _announce(self, service: Any, name: str, deployment: dict[str, Any]) -> None:
+        self._events.append(
+            DeploymentStateChange(str(service.arn), name, str(deployment["id"]), str(deployment["taskDefinition"]))
+        )
+
     def throttle_updates(self, decide: Callable[[], bool] | None) -> None:
         """`decide()` returning True makes the next UpdateService answer ThrottlingException."""
         self._throttle = decide
@@ -273,6 +298,7 @@ class EcsRolloutSimulator:
         )
         service.deployments = [primary, *old]
         self._resolve_images(str(primary["id"]), arn)  # ECS resolves tags to digests when a deployment starts
+        self._announce(service, "SERVICE_DEPLOYMENT_IN_PROGRESS", primary)
 
     def deploy(self, cluster: str, service_name: str, task_definition: str) -> None:
         """What a CI pipeline does: UpdateService (through the wrapped backend, like any API caller)."""
@@ -287,6 +313,7 @@ class EcsRolloutSimulator:
                 return "steady"
             if primary["taskDefinition"] in self._broken_revisions:
                 previous = next((d for d in service.deployments[1:] if d["status"] == "ACTIVE"), None)
+                self._announce(service, "SERVICE_DEPLOYMENT_FAILED", primary)
                 if previous is None:
                     primary.update(rolloutState="FAILED", rolloutStateReason="tasks failed to start")
                     return "failed"
@@ -306,6 +333,7 @@ class EcsRolloutSimulator:
             service.running_count = service.desired_count
             service.pending_count = 0
             self._run_tasks(service, primary)
+            self._announce(service, "SERVICE_DEPLOYMENT_COMPLETED", primary)
             return "completed"
 
     def settle(self, cluster: str, service_name: str) -> None:

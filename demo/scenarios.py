@@ -12,6 +12,7 @@ from demo.world import CLUSTER, SERVICE, IncidentWorld, TimelineEntry
 
 SCENARIOS = ("incident", "no-known-good", "dry-run", "not-a-deployment", "mutable-tag", "blue-green")
 MAX_MINUTES_AFTER_FAULT = 15
+DECISION_TARGET_SECONDS = 60  # the deployment watch's goal: decide within a minute of :34 going live
 
 
 @dataclass
@@ -49,6 +50,7 @@ def run_scenario(name: str, world: IncidentWorld) -> ScenarioResult:
 
         result: ScenarioResult = run_blue_green(world)
         return result
+    world.on_tick = lambda: _tick(world)  # the world goes on while a deployment watch sleeps between rounds
     start = world.clock()
     if name == "mutable-tag":
         # Real ECS: tasks report the digest their tag resolved to when their deployment started.
@@ -67,6 +69,8 @@ def run_scenario(name: str, world: IncidentWorld) -> ScenarioResult:
         world.route_broken_everywhere = True
         world.sync_routes()
         world.record("ALB rule change breaks the MLflow route", "no deployment: the known-good :31 itself answers 404")
+        fault_at = world.clock()
+        _probe_and_note(world)
     else:
         if name == "mutable-tag":
             assert world.simulator.registry is not None
@@ -78,11 +82,9 @@ def run_scenario(name: str, world: IncidentWorld) -> ScenarioResult:
         world.deploy(34)
         world.record("Deploy :34 (routing change)", f"UpdateService -> {world.label(world.current_revision())}")
         _probe_and_note(world)
-        world.minute()
-        outcome = world.advance_rollout()
-        world.record(f"Rollout of :34 {outcome}", "ECS health checks green, circuit breaker quiet; /api/mlflow -> 404")
-    fault_at = world.clock()
-    _probe_and_note(world)
+        world.deliver_deployment_events()  # ECS announces the deployment: ProbeFunction watches it, in rounds
+        _finish_rollout(world)
+        fault_at = world.completed_at.get(world.revisions[34], world.clock())  # :34 went live
 
     decision = _watch(world, fault_at)
     return _verdict(name, world, fault_at, decision)
@@ -100,20 +102,72 @@ def _failed_rollout(world: IncidentWorld, revision: int, at: datetime) -> None:
     world.deploy(revision)
     world.record(f"Deploy :{revision}", "UpdateService; new tasks crash on start")
     _probe_and_note(world)
-    world.minute()
-    outcome = world.advance_rollout()
-    world.record(
-        f"Rollout of :{revision} {outcome}",
-        f"circuit breaker rolled back to {world.label(world.current_revision())}; never steady, never known-good",
-    )
+    world.deliver_deployment_events()
+    _finish_rollout(world)
+
+
+def _finish_rollout(world: IncidentWorld) -> None:
+    """Minute by minute until ECS finished the rollout (a deployment watch usually saw it finish already)."""
+    for _ in range(MAX_MINUTES_AFTER_FAULT):
+        if not world.rolling():
+            return
+        _next_minute(world)
+        _tick(world)
 
 
 def _run_until(world: IncidentWorld, moment: datetime) -> None:
     """Scheduled probe runs every minute until `moment` (quiet unless something changes)."""
-    while world.clock() + timedelta(minutes=1) <= moment:
-        world.minute()
+    while _minute_after(world.clock()) <= moment:
+        world.at(_minute_after(world.clock()))
         _probe_and_note(world)
-    world.at(moment)
+    if world.clock() < moment:
+        world.at(moment)
+
+
+def _minute_after(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+
+
+def _next_minute(world: IncidentWorld) -> None:
+    world.at(_minute_after(world.clock()))
+
+
+def _tick(world: IncidentWorld) -> None:
+    """What happens in the world at a 10-second mark: ECS and the scheduled run on the minute, alarms, events."""
+    on_the_minute = world.clock().second == 0
+    if on_the_minute:
+        rolling = world.current_revision()
+        outcome = world.advance_rollout()
+        if outcome != "steady":
+            world.record(f"Rollout of {world.label(rolling)} {outcome}", _rollout_evidence(world, outcome))
+    _evaluate(world, "FastRollbackAlarm")
+    if on_the_minute:
+        _evaluate(world, "RollbackAlarm")
+        _probe_and_note(world)
+    world.deliver_deployment_events()
+
+
+def _rollout_evidence(world: IncidentWorld, outcome: str) -> str:
+    current = world.current_revision()
+    if outcome == "failed":
+        return f"circuit breaker rolled back to {world.label(current)}; never steady, never known-good"
+    if current in world.broken_route_revisions:
+        return "ECS health checks green, circuit breaker quiet; /api/mlflow -> 404"
+    return f"service on {world.label(current)}"
+
+
+def _evaluate(world: IncidentWorld, logical_id: str) -> None:
+    """Evaluate one alarm; an ALARM goes through the EventBridge rule to RollbackFunction."""
+    evaluation, response = world.evaluate_alarm(logical_id)
+    if response is None:
+        return
+    label = "Fast alarm" if logical_id == "FastRollbackAlarm" else "Alarm"
+    world.record(f"{label} -> {evaluation.state}", evaluation.reason)
+    world.record(
+        f"Rollback decision: {response['action']}",
+        f"{world.label(response['current'])} -> {world.label(response['target'])}: {response['reason']}",
+    )
+    world.decisions.append((world.clock(), response))
 
 
 def _probe_and_note(world: IncidentWorld) -> dict[str, Any]:
@@ -134,29 +188,16 @@ def _probe_and_note(world: IncidentWorld) -> dict[str, Any]:
 
 
 def _watch(world: IncidentWorld, fault_at: datetime) -> dict[str, Any] | None:
-    """Minute by minute after the fault: evaluate the alarm, deliver it, advance ECS, probe."""
-    decision: dict[str, Any] | None = None
-    recovered = False
+    """Minute by minute after the fault (unless a deployment watch already saw it through): advance ECS,
+    evaluate the alarms and deliver them, probe."""
     for _ in range(MAX_MINUTES_AFTER_FAULT):
-        world.minute()
-        outcome = world.advance_rollout()  # deployments started in an earlier minute progress first
-        if outcome != "steady":
-            world.record(f"Rollout {outcome}", f"service on {world.label(world.current_revision())}")
-        evaluation, response = world.evaluate_rollback_alarm()
-        if response is not None:
-            world.record(f"Alarm -> {evaluation.state}", evaluation.reason)
-            world.record(
-                f"Rollback decision: {response['action']}",
-                f"{world.label(response['current'])} -> {world.label(response['target'])}: {response['reason']}",
-            )
-            decision = decision or response
-        report = _probe_and_note(world)
-        tracking = report.get("known_good") or {}
-        if decision is not None and decision["action"] == "rolled_back" and report["ok"] and tracking.get("steady"):
-            recovered = True
-        if decision is not None and (decision["action"] != "rolled_back" or recovered):
-            break
-    return decision
+        if world.decisions:
+            decision = world.decisions[0][1]
+            if decision["action"] != "rolled_back" or _recovery_seconds(world) is not None:
+                break
+        _next_minute(world)
+        _tick(world)
+    return world.decisions[0][1] if world.decisions else None
 
 
 def _verdict(name: str, world: IncidentWorld, fault_at: datetime, decision: dict[str, Any] | None) -> ScenarioResult:
@@ -166,10 +207,11 @@ def _verdict(name: str, world: IncidentWorld, fault_at: datetime, decision: dict
     if decision is None:
         return ScenarioResult(name, False, "the alarm never reached a decision", world.timeline, summary, notifications)
 
-    alarm_entry = next((e for e in world.timeline if e.event.startswith("Alarm -> ALARM")), None)
+    alarm_entry = next((e for e in world.timeline if e.event.endswith("-> ALARM")), None)
     if alarm_entry is not None:
         summary["detection"] = f"{int((alarm_entry.at - fault_at).total_seconds())} s after the fault"
     summary["decision"] = decision["action"]
+    summary["decided"] = _decided(name, world, fault_at)
     summary["from"] = world.label(decision["current"])
     summary["target"] = world.label(decision["target"])
     recovery = _recovery_seconds(world)
@@ -199,6 +241,11 @@ def _judge(
     expected = EXPECTED_ACTION[name]
     if decision["action"] != expected:
         return False, f"expected {expected}, decided {decision['action']}"
+    if (
+        name == "incident"
+        and _decision_seconds(world, world.completed_at[world.revisions[34]]) > DECISION_TARGET_SECONDS
+    ):
+        return False, f"decided later than {DECISION_TARGET_SECONDS} s after :34 went live"
     if name == "incident":
         if current != world.revisions[31]:
             return False, f"service on {world.label(current)}, not :31"
@@ -229,6 +276,17 @@ def _pinning_summary(world: IncidentWorld, summary: dict[str, Any]) -> None:
     now = world.simulator.registry.resolve(MUTABLE_TAG)
     verdict = "the image that broke :34: it would have stayed broken" if now in world.broken_digests else "fine"
     summary["without pinning"] = f":31 names {MUTABLE_TAG}, which ECS would resolve to {short(now)} now, {verdict}"
+
+
+def _decision_seconds(world: IncidentWorld, fault_at: datetime) -> int:
+    return int((world.decisions[0][0] - fault_at).total_seconds())
+
+
+def _decided(name: str, world: IncidentWorld, fault_at: datetime) -> str:
+    seconds = _decision_seconds(world, fault_at)
+    if name == "not-a-deployment":
+        return f"{seconds} s after the route broke (no deployment: no watch, the one-minute alarm)"
+    return f"{seconds} s after :34 went live (target: at most {DECISION_TARGET_SECONDS} s)"
 
 
 def _our_updates(world: IncidentWorld) -> list[tuple[str, str]]:

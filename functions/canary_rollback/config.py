@@ -44,6 +44,10 @@ class Settings:
     # Roll back to the image digests seen healthy, not to whatever their tags point at now (README "How
     # decisions are made"); false keeps tags and copies a known-good only when it is no longer ACTIVE.
     pin_image_digests: bool = True
+    # The deployment watch (README, "Deployment watch"): rounds every interval until WATCH_SECONDS after the
+    # last ECS deployment event. Defaults here so code that builds Settings by hand needs no change.
+    watch_seconds: int = 300
+    watch_interval_seconds: int = 10
 
 
 def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settings:
@@ -73,6 +77,8 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
     if topic is not None and not _ARN.fullmatch(topic):
         raise ConfigError(f"NOTIFY_TOPIC_ARN: not an SNS topic ARN: {topic!r}")
 
+    watch_seconds, watch_interval = _watch_settings(env) if need_probes else (300, 10)
+
     return Settings(
         probes=probes,
         probes_parameter=probes_parameter,
@@ -90,7 +96,23 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
         hook_passes_required=_int(env, "HOOK_PASSES_REQUIRED", 3, minimum=1),
         hook_interval_seconds=_int(env, "HOOK_INTERVAL_SECONDS", 10, minimum=1),
         pin_image_digests=_bool(env, "PIN_IMAGE_DIGESTS", True),
+        watch_seconds=watch_seconds,
+        watch_interval_seconds=watch_interval,
     )
+
+
+# A Lambda runs at most 900 s and the watching function's timeout is at least WATCH_SECONDS + 60.
+MAX_WATCH_SECONDS = 840
+
+
+def _watch_settings(env: Mapping[str, str]) -> tuple[int, int]:
+    watch_seconds = _int(env, "WATCH_SECONDS", 300, minimum=1)
+    if watch_seconds > MAX_WATCH_SECONDS:
+        raise ConfigError(f"WATCH_SECONDS: at most {MAX_WATCH_SECONDS} (a Lambda runs 900 s), got {watch_seconds}")
+    interval = _int(env, "WATCH_INTERVAL_SECONDS", 10, minimum=1)
+    if interval > watch_seconds:
+        raise ConfigError(f"WATCH_INTERVAL_SECONDS: must not exceed WATCH_SECONDS ({watch_seconds}), got {interval}")
+    return watch_seconds, interval
 
 
 def require_rollback_settings(settings: Settings) -> tuple[GuardedService, str]:

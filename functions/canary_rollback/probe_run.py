@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from canary_rollback.aws.state_store import update_with_retry
@@ -19,7 +20,7 @@ from canary_rollback.observability import logger
 from canary_rollback.prober import run_probes
 from canary_rollback.runtime import Runtime
 from canary_rollback.snapshots import capture_for_run
-from canary_rollback.tracking import TrackingOutcome, track_run
+from canary_rollback.tracking import TrackingOutcome, recovery_pending, track_run, track_watch_round
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,9 @@ class ProbeRunReport:
 # Left of the Lambda's time after the probes: the metrics (EMF: a print; PutMetricData: one call), the second
 # DescribeServices and the state write. Probes still unanswered at the deadline are timeouts.
 PUBLISH_MARGIN_SECONDS = 5.0
+# A scheduled run never needs longer than its slowest probe may take (60 s) plus the margin, even when the
+# function's timeout is sized for a deployment watch.
+RUN_BUDGET_SECONDS = 65.0
 
 
 class RemainingTime(Protocol):
@@ -67,14 +71,24 @@ class RemainingTime(Protocol):
 
 
 def run_deadline(context: object, margin_seconds: float = PUBLISH_MARGIN_SECONDS) -> float | None:
-    """The run's deadline on the monotonic clock: the invocation's remaining time less the margin."""
+    """The run's deadline on the monotonic clock: the invocation's remaining time less the margin, and never
+    more than the run's budget."""
     if not hasattr(context, "get_remaining_time_in_millis"):
         return None  # called outside Lambda (the CLI, a script): the probes' own timeouts bound the run
     remaining = int(context.get_remaining_time_in_millis()) / 1000
-    return time.monotonic() + max(remaining - margin_seconds, 0.0)
+    return time.monotonic() + min(max(remaining - margin_seconds, 0.0), RUN_BUDGET_SECONDS)
 
 
-def execute_probe_run(runtime: Runtime, deadline: float | None = None, run_id: str | None = None) -> ProbeRunReport:
+def execute_probe_run(
+    runtime: Runtime,
+    deadline: float | None = None,
+    run_id: str | None = None,
+    *,
+    count_towards_known_good: bool = True,
+    at: datetime | None = None,
+) -> ProbeRunReport:
+    """`count_towards_known_good=False, at=...` is a deployment-watch round: metrics stamped with the round's
+    own time, recovery recorded, the known-good streak never extended (README, "Deployment watch")."""
     settings = runtime.settings
     store = runtime.store
     guarded = settings.guarded
@@ -83,13 +97,13 @@ def execute_probe_run(runtime: Runtime, deadline: float | None = None, run_id: s
     specs = runtime.probe_specs()
     before: ServiceObservation | None = None
     before_error: EcsError | None = None
-    if tracking_on and guarded is not None:
+    if tracking_on and guarded is not None and count_towards_known_good:
         try:
             before = runtime.ecs.describe(guarded)
         except EcsError as exc:  # still probe and publish: an ECS outage must not hide what the probes see
             before_error = exc
     results = run_probes(specs, runtime.http_session(len(specs)), runtime.resolve_secret, deadline)
-    now = runtime.clock()
+    now = at if at is not None else runtime.clock()
     for result in results:
         logger.info(
             "probe result",
@@ -103,16 +117,25 @@ def execute_probe_run(runtime: Runtime, deadline: float | None = None, run_id: s
         raise before_error
 
     run_ok = all(result.ok for result in results)
+    if not count_towards_known_good and not recovery_pending(store.load(guarded).last_rollback):
+        return ProbeRunReport(results, None, None, settings.known_good_after)  # nothing a round may record
     service = runtime.ecs.describe(guarded)
     # Snapshot at promotion (README "How decisions are made"): captured BEFORE the write that would promote.
-    snapshot = capture_for_run(
-        runtime.ecs, store, guarded, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id
+    snapshot = (
+        capture_for_run(
+            runtime.ecs, store, guarded, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id
+        )
+        if count_towards_known_good
+        else None
     )
 
     def advance(state: ServiceState) -> tuple[ServiceState, TrackingOutcome]:
-        outcome = track_run(
-            state, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id, snapshot=snapshot
-        )
+        if count_towards_known_good:
+            outcome = track_run(
+                state, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id, snapshot=snapshot
+            )
+        else:
+            outcome = track_watch_round(state, service, run_ok, now)
         return outcome.state, outcome
 
     saved, outcome = update_with_retry(store, guarded, advance)

@@ -72,6 +72,21 @@ def track_run(
     return TrackingOutcome(new_state, promoted, recovery, note)
 
 
+def track_watch_round(state: ServiceState, service: ServiceObservation, run_ok: bool, now: datetime) -> TrackingOutcome:
+    """A deployment-watch round: judges a rollback's recovery, never touches the known-good streak.
+
+    The streak means "consecutive scheduled runs on a steady service"; thirty watch rounds in five minutes
+    must not promote a revision that the scheduled runs have seen only a few times.
+    """
+    last_rollback, recovery = _check_recovery(state.last_rollback, service, service.steady, run_ok, now)
+    return TrackingOutcome(replace(state, last_rollback=last_rollback), None, recovery, "watch round: streak untouched")
+
+
+def recovery_pending(rollback: RollbackRecord | None) -> bool:
+    """A finished rollback whose recovery has not been seen yet: the only thing a watch round records."""
+    return rollback is not None and rollback.status == "done" and rollback.outcome != "recovered"
+
+
 def _advance_streak(
     state: ServiceState, arn: str, steady: bool, run_ok: bool, now: datetime, needed: int
 ) -> tuple[Candidate | None, KnownGood | None, KnownGood | None, str]:

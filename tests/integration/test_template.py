@@ -49,6 +49,7 @@ def resolver(**overrides: str) -> Resolver:
         "ProbeFunction": f"{STACK}-ProbeFunction",
         "RollbackFunction": f"{STACK}-RollbackFunction",
         "RollbackAlarm.Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK}-RollbackAlarm",
+        "FastRollbackAlarm.Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK}-FastRollbackAlarm",
         "RollbackFailureQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-RollbackFailureQueue",
         "RollbackFailureQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-RollbackFailureQueue",
         "RollbackFailureQueue.QueueName": f"{STACK}-RollbackFailureQueue",
@@ -136,7 +137,9 @@ def test_handlers_resolve_the_way_sam_resolves_them() -> None:
 
 
 def test_every_sample_event_exists_and_is_json() -> None:
-    for name in ("schedule", "alarm-state-change", "alarm-lambda-action", "alarm-sns", "alarm-ok"):
+    for name in (
+        "schedule", "alarm-state-change", "alarm-lambda-action", "alarm-sns", "alarm-ok", "ecs-deployment-in-progress"
+    ):  # fmt: skip
         assert isinstance(load_event(name), dict)
 
 
@@ -145,7 +148,7 @@ def test_environment_covers_the_spec_variables() -> None:
     spec = {
         "PROBES", "PROBES_PARAMETER", "METRICS_SINK", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME",
         "CLUSTER_NAME", "SERVICE_NAME", "STATE_TABLE", "KNOWN_GOOD_AFTER", "ROLLBACK_COOLDOWN_SECONDS", "DRY_RUN",
-        "NOTIFY_TOPIC_ARN", "PIN_IMAGE_DIGESTS",
+        "NOTIFY_TOPIC_ARN", "PIN_IMAGE_DIGESTS", "WATCH_SECONDS", "WATCH_INTERVAL_SECONDS",
     }  # fmt: skip
     assert spec <= set(env)
     # the default probes parameter is valid probe JSON
@@ -160,7 +163,8 @@ def test_missing_data_never_triggers_the_rollback() -> None:
     assert alarm["TreatMissingData"] == "notBreaching"
     rule = RESOURCES["RollbackFunction"]["Properties"]["Events"]["AlarmState"]["Properties"]["Pattern"]
     assert rule["detail"]["state"]["value"] == ["ALARM"]
-    assert rule["resources"] == [{"Fn::GetAtt": ["RollbackAlarm", "Arn"]}]
+    assert rule["resources"] == [{"Fn::GetAtt": ["RollbackAlarm", "Arn"]}, {"Fn::GetAtt": ["FastRollbackAlarm", "Arn"]}]
+    assert RESOURCES["FastRollbackAlarm"]["Properties"]["TreatMissingData"] == "notBreaching"
     # the not-running alarm only notifies: nothing routes it to the rollback function
     not_running = RESOURCES["ProbesNotRunningAlarm"]["Properties"]
     assert not_running["TreatMissingData"] == "breaching"
@@ -183,12 +187,15 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
     world.alb.routes.mlflow_routed = False
     probe_handler.handler(load_event("schedule"), FakeLambdaContext("ProbeFunction"))
     emitted: set[tuple[str, str, frozenset[tuple[str, str]]]] = set()
+    high_resolution: set[tuple[str, str, frozenset[tuple[str, str]]]] = set()
     for blob in emf_lines(capsys.readouterr().out):
         for directive in blob["_aws"]["CloudWatchMetrics"]:
             for dimension_set in directive["Dimensions"]:
                 dims = frozenset((name, blob[name]) for name in dimension_set)
                 for metric in directive["Metrics"]:
                     emitted.add((directive["Namespace"], metric["Name"], dims))
+                    if metric.get("StorageResolution") == 1:
+                        high_resolution.add((directive["Namespace"], metric["Name"], dims))
 
     namespace = env["POWERTOOLS_METRICS_NAMESPACE"]
     watched = 0
@@ -202,8 +209,98 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
             continue
         key = (props["Namespace"], props["MetricName"], frozenset((d["Name"], d["Value"]) for d in props["Dimensions"]))
         assert key in emitted, f"{logical_id} watches {key}, which the probe run never emits"
+        if int(props["Period"]) < 60:
+            # CloudWatch evaluates a 10/20/30-second period only on metrics stored at StorageResolution 1
+            assert key in high_resolution, f"{logical_id} has a {props['Period']} s period on a standard metric"
         watched += 1
-    assert watched == 3  # RollbackAlarm, ProbesNotRunningAlarm, ProbeErrorsAlarm
+    assert watched == 4  # RollbackAlarm, FastRollbackAlarm, ProbesNotRunningAlarm, ProbeErrorsAlarm
+
+
+def test_the_fast_and_the_standard_rollback_alarm_watch_the_same_metric() -> None:
+    fast = resolver().resolve(RESOURCES["FastRollbackAlarm"]["Properties"])
+    standard = resolver().resolve(RESOURCES["RollbackAlarm"]["Properties"])
+    same = ("Namespace", "MetricName", "Dimensions", "Statistic", "Threshold", "ComparisonOperator")
+    assert {k: fast[k] for k in same} == {k: standard[k] for k in same}
+    assert standard["Period"] == 60  # the standard alarm is unchanged: failures between deploys
+
+
+# ---- the deployment watch (README, "Deployment watch") --------------------------------------------------
+
+
+def test_fast_alarm_is_high_resolution_within_a_minute_and_silent_between_watches() -> None:
+    fast = RESOURCES["FastRollbackAlarm"]["Properties"]
+    period, n, m = fast["Period"], fast["EvaluationPeriods"], fast["DatapointsToAlarm"]
+    assert period in (10, 20, 30)
+    assert 1 <= m <= n
+    assert n * period <= 60  # detection within a minute of the first failing round
+    assert fast["TreatMissingData"] == "notBreaching"
+    # Scheduled runs put at most 2 datapoints into any 60 s window (one a minute, jitter aside): M >= 3 means
+    # only a watch's rounds can fire it.
+    assert m >= 3
+    # and the watch's rounds give every period a datapoint
+    interval = int(parameter_defaults(TEMPLATE)["WatchIntervalSeconds"])
+    assert interval <= period
+
+
+def test_both_rollback_alarms_reach_the_rollback_function_through_one_rule() -> None:
+    events = RESOURCES["RollbackFunction"]["Properties"]["Events"]
+    rules = [e for e in events.values() if e["Type"] == "EventBridgeRule"]
+    assert len(rules) == 1
+    arns = resolver(**{"RollbackAlarm.Arn": "arn:slow", "FastRollbackAlarm.Arn": "arn:fast"}).resolve(
+        rules[0]["Properties"]["Pattern"]["resources"]
+    )
+    assert arns == ["arn:slow", "arn:fast"]
+    for name in ("RollbackAlarm", "FastRollbackAlarm"):  # neither alarm calls the function any other way
+        assert RESOURCES[name]["Properties"]["AlarmActions"] == [{"Ref": "NotifyTopic"}]
+
+
+def test_ecs_deployment_events_of_the_guarded_service_reach_the_probe_function() -> None:
+    events = RESOURCES["ProbeFunction"]["Properties"]["Events"]
+    rule = events["DeploymentEvents"]
+    assert rule["Type"] == "EventBridgeRule"
+    pattern = resolver().resolve(rule["Properties"]["Pattern"])
+    assert pattern["source"] == ["aws.ecs"]
+    assert pattern["detail-type"] == ["ECS Deployment State Change"]
+    assert pattern["resources"] == [f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/hokusai-development/hokusai-api"]
+    from canary_rollback.watch import DEPLOYMENT_EVENT_NAMES
+
+    assert set(pattern["detail"]["eventName"]) == DEPLOYMENT_EVENT_NAMES
+    # the sample event matches the rule as written
+    from demo.world import eventbridge_rule_matches
+
+    assert eventbridge_rule_matches(pattern, load_event("ecs-deployment-in-progress"))
+    # turning the watch off turns the rule off, nothing else
+    assert resolver().resolve(rule["Properties"]["State"]) == "ENABLED"
+    assert resolver(DeploymentWatch="DISABLED").resolve(rule["Properties"]["State"]) == "DISABLED"
+
+
+def test_the_watching_function_outlives_the_longest_watch() -> None:
+    timeout = RESOURCES["ProbeFunction"]["Properties"]["Timeout"]
+    watch = TEMPLATE["Parameters"]["WatchSeconds"]
+    assert timeout <= 900
+    assert timeout >= int(watch["MaxValue"]) + 60
+    assert timeout >= int(watch["Default"]) + 60
+    interval = TEMPLATE["Parameters"]["WatchIntervalSeconds"]
+    assert int(interval["MaxValue"]) <= int(watch["MinValue"])  # the config refuses an interval over the watch
+    env = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["WATCH_SECONDS"] == {"Ref": "WatchSeconds"}
+    assert env["WATCH_INTERVAL_SECONDS"] == {"Ref": "WatchIntervalSeconds"}
+
+
+def test_dashboard_is_json_and_shows_the_fast_alarm_and_ten_second_failures() -> None:
+    body = resolver(
+        **{
+            f"{name}.Arn": f"arn:{name}"
+            for name in ("RollbackAlarm", "FastRollbackAlarm", "ProbesNotRunningAlarm", "ProbeErrorsAlarm")
+        }
+    ).resolve(RESOURCES["Dashboard"]["Properties"]["DashboardBody"])
+    widgets = json.loads(body)["widgets"]
+    alarms = next(w for w in widgets if w["type"] == "alarm")["properties"]["alarms"]
+    assert "arn:FastRollbackAlarm" in alarms
+    assert "arn:RollbackAlarm" in alarms
+    ten_second = [w for w in widgets if w["type"] == "metric" and w["properties"].get("period") == 10]
+    assert len(ten_second) == 1
+    assert ten_second[0]["properties"]["metrics"] == [["CanaryRollback", "ProbeFailures", "service", STACK]]
 
 
 # ---- asynchronous invocation: no alarm dropped silently, no run counted twice -----------------------
@@ -365,7 +462,9 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     probes[-1]["auth_scheme"] = "Basic"
     boto3.client("ssm").put_parameter(Name="/canary-rollback/probes", Value=json.dumps(probes), Type="String")
     env = {**world.stack.function_env, "PROBES": "", "PROBES_PARAMETER": "/canary-rollback/probes"}
-    probe_handler.runtime.set(build_runtime(env, clients=recorder("ProbeFunction"), clock=world.clock))
+    probe_runtime = build_runtime(env, clients=recorder("ProbeFunction"), clock=world.clock)
+    probe_runtime.monotonic, probe_runtime.sleep = world.sim_monotonic, world.sim_sleep  # a watch on sim time
+    probe_handler.runtime.set(probe_runtime)
     rollback_handler.application.set(
         RollbackApplication(
             build_runtime(env, need_probes=False, clients=recorder("RollbackFunction"), clock=world.clock)
@@ -379,6 +478,8 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     world.minute()
     world.advance_rollout()
     assert world.probe_run()["ok"]  # recovery: RecoverySeconds + notification
+    watch = probe_handler.handler(load_event("ecs-deployment-in-progress"), FakeLambdaContext("ProbeFunction", 420))
+    assert watch["action"] == "watched"  # the deployment watch: lease, heartbeats, rounds
 
     # Then IAM, evaluated on each call's action, resource ARN and conditions, allows every one of them
     alarm_arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{world.stack.alarm_names['RollbackAlarm']}"
@@ -405,6 +506,7 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     )
     assert {"ssm:GetParameter", "secretsmanager:GetSecretValue", "sns:Publish"} <= checked["ProbeFunction"]
     assert {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"} <= checked["ProbeFunction"]
+    assert "dynamodb:UpdateItem" in checked["ProbeFunction"]  # the watch's heartbeat
 
 
 def test_the_policy_check_rejects_calls_outside_the_statements_scope() -> None:

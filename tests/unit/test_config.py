@@ -90,3 +90,30 @@ def test_probes_parameter_alone_is_enough() -> None:
     settings = load_settings({"PROBES_PARAMETER": "/canary/probes"})
     assert settings.probes is None
     assert settings.probes_parameter == "/canary/probes"
+
+
+def test_watch_defaults_and_overrides() -> None:
+    settings = load_settings({"PROBES": PROBES})
+    assert (settings.watch_seconds, settings.watch_interval_seconds) == (300, 10)
+    settings = load_settings({"PROBES": PROBES, "WATCH_SECONDS": "10", "WATCH_INTERVAL_SECONDS": "3"})
+    assert (settings.watch_seconds, settings.watch_interval_seconds) == (10, 3)
+
+
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"WATCH_SECONDS": "0"}, "WATCH_SECONDS"),
+        ({"WATCH_SECONDS": "841"}, "WATCH_SECONDS"),
+        ({"WATCH_SECONDS": "five"}, "WATCH_SECONDS"),
+        ({"WATCH_INTERVAL_SECONDS": "0"}, "WATCH_INTERVAL_SECONDS"),
+        ({"WATCH_SECONDS": "20", "WATCH_INTERVAL_SECONDS": "30"}, "WATCH_INTERVAL_SECONDS"),
+    ],
+)
+def test_bad_watch_settings_fail_naming_the_variable(env: dict[str, str], names: str) -> None:
+    with pytest.raises(ConfigError, match=names):
+        load_settings({"PROBES": PROBES, **env})
+
+
+def test_the_rollback_function_never_parses_watch_settings() -> None:
+    settings = load_settings({"WATCH_SECONDS": "nonsense"}, need_probes=False)
+    assert settings.watch_seconds == 300

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from canary_rollback.config import GuardedService, load_settings, require_hook_settings
+from canary_rollback.config import load_settings, require_hook_settings
 from canary_rollback.errors import ConfigError
 from canary_rollback.metrics import hook_metrics
-from canary_rollback.models import ProbeResult
+from canary_rollback.models import GuardedService, ProbeResult
 from canary_rollback.probe_spec import parse_probes
 from tests.unit.builders import T0
 

@@ -3,6 +3,8 @@
 Layout (pk, sk), described in docs/design.md ("State items"):
   service#CLUSTER/SERVICE, state           -> known-good, candidate + streak, rollback lock, pause, version
   service#CLUSTER/SERVICE, audit#ISO#ID    -> one decision, expires through the table's `ttl` attribute
+  service#CLUSTER/SERVICE, watch           -> the deployment watch lease (its own item: the `state` item's
+                                              optimistic versions are never disturbed by a heartbeat)
 The idempotency records of the rollback function share the table (powertools writes them under its own pk).
 """
 
@@ -28,11 +30,14 @@ from canary_rollback.models import (
     TaskDefinitionSnapshot,
 )
 from canary_rollback.rollback_lock import RollbackRecord
+from canary_rollback.watch import WatchLease
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 AUDIT_RETENTION = timedelta(days=90)
+WATCH_SK = "watch"
+WATCH_RETENTION = timedelta(days=1)  # an old lease is only clutter; DynamoDB's TTL removes it
 TTL_ATTRIBUTE = "ttl"
 
 
@@ -91,6 +96,49 @@ class StateStore:
             ),
         )
         return [json.loads(item["record"]["S"]) for item in response.get("Items", [])]
+
+    # ---- the deployment watch lease (README, "Deployment watch") ----------------------------------------
+
+    def load_watch(self, guarded: GuardedService) -> WatchLease | None:
+        response = self._call(
+            "GetItem",
+            lambda: self._client.get_item(TableName=self._table, Key=_key(guarded, WATCH_SK), ConsistentRead=True),
+        )
+        item = response.get("Item")
+        return watch_from_item(item) if item else None
+
+    def put_watch(self, guarded: GuardedService, lease: WatchLease) -> WatchLease:
+        """Write `lease` only if the item is still at `lease.version` (absent for 0); raises StateConflict."""
+        saved = replace(lease, version=lease.version + 1)
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "Item": {**_key(guarded, WATCH_SK), **item_from_watch(saved)},
+        }
+        if lease.version == 0:
+            kwargs["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            kwargs["ConditionExpression"] = "version = :expected"
+            kwargs["ExpressionAttributeValues"] = {":expected": {"N": str(lease.version)}}
+        self._call("PutItem", lambda: self._client.put_item(**kwargs))
+        return saved
+
+    def heartbeat_watch(self, guarded: GuardedService, holder: str, now: datetime) -> WatchLease | None:
+        """Mark the holder alive and read the lease back in one call; None once another invocation holds it."""
+        try:
+            response = self._call(
+                "UpdateItem",
+                lambda: self._client.update_item(
+                    TableName=self._table,
+                    Key=_key(guarded, WATCH_SK),
+                    UpdateExpression="SET heartbeat_at = :now, version = version + :one",
+                    ConditionExpression="holder = :me",
+                    ExpressionAttributeValues={":now": {"S": _iso(now)}, ":one": {"N": "1"}, ":me": {"S": holder}},
+                    ReturnValues="ALL_NEW",
+                ),
+            )
+        except StateConflict:
+            return None
+        return watch_from_item(response["Attributes"])
 
     def _call(self, operation: str, call: Any) -> Any:
         try:
@@ -295,6 +343,29 @@ def _snapshot(text: str | None) -> TaskDefinitionSnapshot | None:
         return snapshot_from_json(text)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StateStoreError(f"state item is malformed: known_good.snapshot is unreadable ({exc})") from None
+
+
+def item_from_watch(lease: WatchLease) -> dict[str, Any]:
+    return {
+        "holder": {"S": lease.holder},
+        "holder_until": {"S": _iso(lease.holder_until)},
+        "watch_until": {"S": _iso(lease.watch_until)},
+        "heartbeat_at": {"S": _iso(lease.heartbeat_at)},
+        "last_event": {"S": lease.last_event},
+        "version": {"N": str(lease.version)},
+        TTL_ATTRIBUTE: {"N": str(int((lease.watch_until + WATCH_RETENTION).timestamp()))},
+    }
+
+
+def watch_from_item(item: dict[str, Any]) -> WatchLease:
+    return WatchLease(
+        holder=item["holder"]["S"],
+        holder_until=_dt(item["holder_until"]["S"]),
+        watch_until=_dt(item["watch_until"]["S"]),
+        heartbeat_at=_dt(item["heartbeat_at"]["S"]),
+        last_event=item["last_event"]["S"],
+        version=int(item["version"]["N"]),
+    )
 
 
 def update_with_retry(

@@ -1,4 +1,5 @@
-"""ProbeFunction: scheduled; probes every configured route and tracks the known-good revision."""
+"""ProbeFunction: scheduled, it probes every route and tracks the known-good revision; on an ECS deployment
+event it watches the deployment in rounds every WATCH_INTERVAL_SECONDS (README, "Deployment watch")."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from canary_rollback.deployment_watch import watch_deployment
 from canary_rollback.observability import logger, traced
 from canary_rollback.probe_run import execute_probe_run, run_deadline
 from canary_rollback.runtime import Lazy, Runtime, build_runtime
+from canary_rollback.watch import looks_like_deployment_event
 
 runtime: Lazy[Runtime] = Lazy(lambda: build_runtime(need_probes=True))
 
@@ -16,6 +19,11 @@ runtime: Lazy[Runtime] = Lazy(lambda: build_runtime(need_probes=True))
 @traced
 @logger.inject_lambda_context(correlation_id_path="id", clear_state=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if looks_like_deployment_event(event):
+        remaining = context.get_remaining_time_in_millis() / 1000
+        return watch_deployment(
+            runtime.get(), event, holder=context.aws_request_id, remaining_seconds=remaining
+        ).as_response()
     run_id = event.get("id") if isinstance(event, dict) else None
     report = execute_probe_run(runtime.get(), deadline=run_deadline(context), run_id=run_id)
     return report.as_response()
