@@ -2,6 +2,7 @@
 
 The rows are evaluated in order; the order is the safety argument (docs/design.md, "Decision table"):
   1. only an ALARM acts;
+  1b. a rollback that already reached ECS is finished (bookkeeping only: no ECS call), whatever follows;
   2. an alarm that fired too long ago, or that CloudWatch says is no longer in ALARM, is stale;
   3. an operator's pause stops every action;
   4. no known-good -> never guess a revision;
@@ -72,6 +73,31 @@ def decide_rollback(
     if alarm.state != "ALARM":
         return Decision("ignored", f"alarm {alarm.alarm_name} is {alarm.state}, not ALARM", current, None)
 
+    lock = state.last_rollback
+    claim: Claim = lock.claim(alarm.state_change, now) if lock is not None else "free"
+    # Bookkeeping of a rollback whose UpdateService already reached ECS comes before stale and paused: it calls
+    # nothing in ECS, and skipping it would leave a rollback unreported, without cooldown or recovery verdict.
+    if lock is not None and claim == "replay":
+        return Decision(
+            "rolled_back",
+            f"rollback {lock.rollback_id} for this alarm state change already reached ECS (a redelivery)",
+            current,
+            lock.to_arn,
+            claim="replay",
+        )
+    if lock is not None and claim in ("resume", "takeover") and current == lock.to_arn:
+        whose = (
+            "its first attempt" if claim == "resume" else f"abandoned rollback {lock.rollback_id} (alarm {lock.alarm})"
+        )
+        return Decision(
+            "rolled_back",
+            f"{whose} had reached ECS before its invocation ended; finishing rollback {lock.rollback_id}",
+            current,
+            lock.to_arn,
+            notify=True,
+            claim=claim,
+        )
+
     stale = _staleness(alarm, alarm_now, now, settings)
     if stale is not None:
         return Decision("stale", stale, current, None, notify=True)
@@ -98,16 +124,6 @@ def decide_rollback(
         )
     target = known_good.arn
 
-    lock = state.last_rollback
-    claim: Claim = lock.claim(alarm.state_change, now) if lock is not None else "free"
-    if lock is not None and claim == "replay":
-        return Decision(
-            "rolled_back",
-            f"rollback {lock.rollback_id} for this alarm state change already reached ECS (a redelivery)",
-            current,
-            lock.to_arn,
-            claim="replay",
-        )
     if lock is not None and claim == "resume":
         return Decision(
             "rolled_back",
@@ -127,18 +143,6 @@ def decide_rollback(
             lock.to_arn,
         )
     takeover = lock is not None and claim == "takeover"
-    if takeover and lock is not None and current == lock.to_arn and not settings.dry_run:
-        # The abandoned attempt's UpdateService reached ECS before its holder died: finish its bookkeeping
-        # and tell people, without a second UpdateService.
-        return Decision(
-            "rolled_back",
-            f"took over abandoned rollback {lock.rollback_id} (alarm {lock.alarm}): its UpdateService had reached "
-            "ECS; finishing it",
-            current,
-            lock.to_arn,
-            notify=True,
-            claim="takeover",
-        )
 
     if current == target:
         if lock is not None and lock.rolled_here(current, now, settings.cooldown):

@@ -44,6 +44,8 @@ class RollbackApplication:
         guarded, table = require_rollback_settings(runtime.settings)
         self._table = table
         self.responder = RollbackResponder(runtime, guarded)
+        # This invocation's answer once the responder has given it (one invocation per container at a time).
+        self._answered: dict[str, Any] | None = None
         self._config = IdempotencyConfig(
             event_key_jmespath="[alarm_name, state, changed_at]",
             expires_after_seconds=DUPLICATE_WINDOW_SECONDS,
@@ -74,6 +76,7 @@ class RollbackApplication:
             return self.responder.respond(alarm).as_response()  # nothing to act on: nothing to deduplicate
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             self._config.register_lambda_context(context)
+        self._answered = None
         try:
             response: dict[str, Any] = self._once(alarm=asdict(alarm))
         except IdempotencyAlreadyInProgressError:
@@ -85,10 +88,20 @@ class RollbackApplication:
             raise
         except IdempotencyPersistenceLayerError as exc:
             code = error_code(exc.__cause__) if exc.__cause__ else type(exc).__name__
+            finished = self._finished_answer()
+            if finished is not None:
+                # The responder finished (ECS may have acted) and only saving its answer failed: nothing may fail
+                # the invocation now. A redelivery is answered by the rollback lock's replay instead.
+                logger.error("could not save the idempotency record of a finished answer", extra={"code": code})
+                return finished
             if code == "ResourceNotFoundException":
                 raise StateStoreError(f"state table {self._table!r} does not exist (idempotency record)") from exc
             raise StateStoreError(f"state table {self._table!r}: idempotency record failed: {code}") from exc
         return response
 
+    def _finished_answer(self) -> dict[str, Any] | None:
+        return self._answered
+
     def _respond_once(self, alarm: dict[str, Any]) -> dict[str, Any]:
-        return self.responder.respond(AlarmSignal(**alarm)).as_response()
+        self._answered = self.responder.respond(AlarmSignal(**alarm)).as_response()
+        return self._answered

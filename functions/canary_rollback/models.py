@@ -186,7 +186,7 @@ class Decision:
     reason: str
     current: str | None
     target: str | None
-    # Set when the known-good was deregistered: ECS refuses INACTIVE revisions, so a copy must be registered.
+    # Set by the responder from the restore plan: a copy will be registered (pinned images, or an INACTIVE known-good).
     needs_copy: bool = False
     notify: bool = False
     # How a `rolled_back` decision holds the lock: a fresh lock, its own dead attempt's, or an abandoned one's.

@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.aws.state_store import StateStore, update_with_retry
 from canary_rollback.errors import EcsError
 from canary_rollback.metrics import probe_run_metrics, service_metric
-from canary_rollback.models import ProbeResult, ServiceObservation, ServiceState
+from canary_rollback.models import GuardedService, ProbeResult, ServiceObservation, ServiceState
 from canary_rollback.notifications import recovery_notification
 from canary_rollback.observability import logger
 from canary_rollback.prober import run_probes
@@ -97,7 +97,11 @@ def execute_probe_run(
     specs = runtime.probe_specs()
     before: ServiceObservation | None = None
     before_error: EcsError | None = None
-    if tracking_on and guarded is not None and count_towards_known_good:
+    # A watch round records only a pending recovery: without one it needs no ECS call and no state write.
+    records = tracking_on and (
+        count_towards_known_good or (store is not None and guarded is not None and _recovery_due(store, guarded))
+    )
+    if records and guarded is not None:
         try:
             before = runtime.ecs.describe(guarded)
         except EcsError as exc:  # still probe and publish: an ECS outage must not hide what the probes see
@@ -117,7 +121,7 @@ def execute_probe_run(
         raise before_error
 
     run_ok = all(result.ok for result in results)
-    if not count_towards_known_good and not recovery_pending(store.load(guarded).last_rollback):
+    if not records:
         return ProbeRunReport(results, None, None, settings.known_good_after)  # nothing a round may record
     service = runtime.ecs.describe(guarded)
     # Snapshot at promotion (README "How decisions are made"): captured BEFORE the write that would promote.
@@ -135,7 +139,7 @@ def execute_probe_run(
                 state, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id, snapshot=snapshot
             )
         else:
-            outcome = track_watch_round(state, service, run_ok, now)
+            outcome = track_watch_round(state, service, run_ok, now, before=before)
         return outcome.state, outcome
 
     saved, outcome = update_with_retry(store, guarded, advance)
@@ -176,3 +180,7 @@ def execute_probe_run(
         runtime.notifier.publish(recovery_notification(guarded, event))
         logger.info("rollback outcome", extra={"outcome": event.outcome, "seconds": event.seconds})
     return ProbeRunReport(results, tracking, service, settings.known_good_after)
+
+
+def _recovery_due(store: StateStore, guarded: GuardedService) -> bool:
+    return recovery_pending(store.load(guarded).last_rollback)

@@ -124,15 +124,19 @@ class RollbackResponder:
                 return decision, False
             if decision.claim == "replay":
                 return decision, False  # answered before; nothing to do, nobody to tell twice
-            lock = state.last_rollback
-            if decision.claim != "resume" or lock is None:
+            held = state.last_rollback
+            if decision.claim == "resume" and held is not None:
+                # Resuming is holding the lock again: renew its lease with the same conditional write a takeover
+                # uses, so a resumed attempt and a takeover can never both go on to UpdateService.
+                lock = held.renewed(now, timedelta(seconds=self._settings.lock_lease_seconds))
+            else:
                 lock = self._new_lock(alarm, decision, state, now)
-                try:
-                    self._store.save(self._guarded, replace(state, last_rollback=lock), state.version)
-                except StateConflict:
-                    continue  # someone else changed the state first: decide again on fresh data
-                if decision.claim == "takeover":
-                    self._audit_takeover(state.last_rollback, lock, now)
+            try:
+                self._store.save(self._guarded, replace(state, last_rollback=lock), state.version)
+            except StateConflict:
+                continue  # someone else changed the state first: decide again on fresh data
+            if decision.claim == "takeover":
+                self._audit_takeover(held, lock, now)
             return self._carry_out(decision, lock, current, plan), True
         raise StateConflict(f"state of {self._guarded.key} kept changing; no decision after {LOCK_ATTEMPTS} tries")
 
@@ -141,7 +145,8 @@ class RollbackResponder:
         assert decision.target is not None
         abandoned = state.last_rollback
         # Taking over a lock whose UpdateService already went through keeps that rollback's origin.
-        from_arn = abandoned.from_arn if abandoned and decision.current == abandoned.to_arn else decision.current
+        reached = decision.claim == "takeover" and abandoned is not None and decision.current == abandoned.to_arn
+        from_arn = abandoned.from_arn if reached and abandoned is not None else decision.current
         lock = take_lock(
             rollback_id=uuid.uuid4().hex[:12],
             now=now,
@@ -152,9 +157,15 @@ class RollbackResponder:
             lease=timedelta(seconds=self._settings.lock_lease_seconds),
             replacing=abandoned,
         )
-        if abandoned is not None and abandoned.status != "done" and abandoned.copied_from == decision.target:
-            # One copy per rollback: an earlier attempt at this same known-good registered it; deploy it again.
-            lock = lock.copied(abandoned.to_arn)
+        if (
+            abandoned is not None
+            and abandoned.status != "done"
+            and abandoned.copied_from is not None
+            and decision.target in (abandoned.copied_from, abandoned.to_arn)
+        ):
+            # One copy per rollback: an earlier attempt at this same known-good registered it; deploy it again
+            # (and keep where it came from, so the copy becomes the known-good when it is done).
+            lock = replace(lock, to_arn=abandoned.to_arn, copied_from=abandoned.copied_from)
         return lock
 
     # ---- acting --------------------------------------------------------------------------------------
@@ -180,7 +191,10 @@ class RollbackResponder:
         copy_arn = self._rt.ecs.register_task_definition(plan.request, plan.tags)
         logger.info("registered a copy of the known-good", extra={"copy": copy_arn, "plan": plan.reason(copy_arn)})
         copied = lock.copied(copy_arn)
-        self._update_lock(lock, lambda held: held.copied(copy_arn))
+        if not self._update_lock(lock, lambda held: held.copied(copy_arn)):
+            raise StateConflict(
+                f"rollback {lock.rollback_id} lost its lock before UpdateService (taken over); not deploying {copy_arn}"
+            )
         return copied
 
     def _mark_done(self, lock: RollbackRecord, plan: TargetPlan | None) -> None:
@@ -191,16 +205,19 @@ class RollbackResponder:
             done = held.accepted(lock.to_arn)
             known_good = state.known_good
             if lock.copied_from is not None and known_good is not None and known_good.arn == lock.copied_from:
-                # The copy becomes the known-good, with its own snapshot (its images are digests now).
-                if plan is not None and plan.register:
-                    known_good = plan.copied_known_good(lock.to_arn, known_good)
-                else:
-                    known_good = KnownGood(
-                        lock.to_arn, known_good.since, known_good.reason, copied_from=lock.copied_from
-                    )
+                known_good = self._copy_as_known_good(lock.to_arn, known_good, plan)
             return replace(state, last_rollback=done, known_good=known_good), None
 
         update_with_retry(self._store, self._guarded, finish)
+
+    def _copy_as_known_good(self, copy_arn: str, known_good: KnownGood, plan: TargetPlan | None) -> KnownGood:
+        """The copy becomes the known-good with its own snapshot (its images are digests now), whichever attempt
+        finished the rollback: the plan is a pure function of the known-good's snapshot, so it is rebuilt."""
+        if plan is None or not plan.register:
+            if known_good.snapshot is None:  # recorded before snapshots existed: the copy has none either
+                return KnownGood(copy_arn, known_good.since, known_good.reason, copied_from=known_good.arn)
+            plan = plan_rollback_target(known_good, False, self._rt.settings.pin_image_digests)
+        return plan.copied_known_good(copy_arn, known_good)
 
     def _release(self, lock: RollbackRecord) -> None:
         """RegisterTaskDefinition or UpdateService failed: the attempt is over; it holds no cooldown."""
@@ -210,14 +227,17 @@ class RollbackResponder:
             # The lock stays pending: this state change's retry resumes it, another takes it over after the lease.
             logger.exception("could not mark the rollback attempt failed", extra={"rollback_id": lock.rollback_id})
 
-    def _update_lock(self, lock: RollbackRecord, change: Callable[[RollbackRecord], RollbackRecord]) -> None:
-        def apply(state: ServiceState) -> tuple[ServiceState, None]:
+    def _update_lock(self, lock: RollbackRecord, change: Callable[[RollbackRecord], RollbackRecord]) -> bool:
+        """Change our own lock; False when it is no longer ours (taken over after its lease)."""
+
+        def apply(state: ServiceState) -> tuple[ServiceState, bool]:
             held = state.last_rollback
             if held is None or held.rollback_id != lock.rollback_id:
-                return state, None
-            return replace(state, last_rollback=change(held)), None
+                return state, False
+            return replace(state, last_rollback=change(held)), True
 
-        update_with_retry(self._store, self._guarded, apply)
+        _, applied = update_with_retry(self._store, self._guarded, apply)
+        return bool(applied)
 
     # ---- reporting -----------------------------------------------------------------------------------
     def _report(self, outcome: RollbackOutcome, now: datetime, *, best_effort: bool) -> None:

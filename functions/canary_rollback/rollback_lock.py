@@ -5,6 +5,7 @@ Lifecycle (docs/design.md, "The rollback lock"):
     pending ──UpdateService accepted──▶ done ──probe verdict──▶ recovered | not_recovered
        │                                   (the target steady and all probes pass, or still failing)
        ├──UpdateService refused──▶ failed      (holds no cooldown: the next alarm, or the retry, may act)
+       ├──its own retry (holder died)──▶ pending again, lease renewed (a conditional write, like a takeover)
        └──lease over (holder died)──▶ expired  (derived from `lease_until`, never written)
                                            └─▶ taken over: a new pending record naming the old one
 
@@ -91,6 +92,10 @@ class RollbackRecord:
     # ---- transitions (each returns a new record; the caller writes it conditionally) ----------------
     def accepted(self, target_arn: str) -> RollbackRecord:
         return replace(self, status="done", to_arn=target_arn)
+
+    def renewed(self, now: datetime, lease: timedelta) -> RollbackRecord:
+        """The same attempt holding its lock again (a resumed retry): a fresh lease from `now`."""
+        return replace(self, lease_until=now + lease)
 
     def copied(self, copy_arn: str) -> RollbackRecord:
         return replace(self, to_arn=copy_arn, copied_from=self.to_arn)

@@ -72,13 +72,25 @@ def track_run(
     return TrackingOutcome(new_state, promoted, recovery, note)
 
 
-def track_watch_round(state: ServiceState, service: ServiceObservation, run_ok: bool, now: datetime) -> TrackingOutcome:
+def track_watch_round(
+    state: ServiceState,
+    service: ServiceObservation,
+    run_ok: bool,
+    now: datetime,
+    *,
+    before: ServiceObservation | None = None,
+) -> TrackingOutcome:
     """A deployment-watch round: judges a rollback's recovery, never touches the known-good streak.
 
     The streak means "consecutive scheduled runs on a steady service"; thirty watch rounds in five minutes
-    must not promote a revision that the scheduled runs have seen only a few times.
+    must not promote a revision that the scheduled runs have seen only a few times. Like a scheduled run, a
+    round is credited only if the service was steady on the same revision before and after it: rounds run
+    exactly while the rollback's own deployment rolls out.
     """
-    last_rollback, recovery = _check_recovery(state.last_rollback, service, service.steady, run_ok, now)
+    steady = service.steady and (
+        before is None or (before.steady and before.task_definition_arn == service.task_definition_arn)
+    )
+    last_rollback, recovery = _check_recovery(state.last_rollback, service, steady, run_ok, now)
     return TrackingOutcome(replace(state, last_rollback=last_rollback), None, recovery, "watch round: streak untouched")
 
 

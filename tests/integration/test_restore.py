@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -349,3 +351,43 @@ def test_running_digests_reads_every_page_and_describes_in_batches_of_100(tag_wo
     digests = EcsGateway(boto3.client("ecs")).running_digests(GUARDED, tag_world.revisions[31])
 
     assert digests == {"api": {GOOD, OTHER}}
+
+
+@pytest.mark.parametrize("death", ["before-call", "after-call"])
+def test_whichever_attempt_finishes_a_pinned_rollback_the_copy_becomes_the_known_good_with_its_snapshot(
+    tag_world: IncidentWorld, registry: ImageRegistry, death: str
+) -> None:
+    from tests.integration.test_rollback_safety import Killed, app_that_dies, fresh_container
+    from tests.integration.test_rollback_safety import invoke as invoke_with_deadline
+
+    # Given a pinned rollback whose invocation died after registering the copy: before UpdateService (its
+    # retry resumes it) or right after it (the next alarm, after the lease, takes it over)
+    make_known_good(tag_world)
+    move_tag_and_break(tag_world, registry)
+    before = revisions_of_family()
+    first = alarm_event(tag_world, seconds_ago=30)
+    rollback_handler.application.set(app_that_dies(tag_world, death))
+    with pytest.raises(Killed):
+        invoke_with_deadline(first, timeout_seconds=1)
+    time.sleep(1.2)
+    fresh_container(tag_world)
+
+    # When it is finished
+    if death == "before-call":
+        answer = invoke(first)
+    else:
+        tag_world.clock.set(tag_world.clock() + timedelta(seconds=151))
+        answer = invoke(alarm_event(tag_world))
+
+    # Then one copy was registered and deployed, and it is the known-good, with a snapshot of its own
+    (copy_arn,) = [arn for arn in revisions_of_family() if arn not in before]
+    assert (answer["action"], answer["target"]) == ("rolled_back", copy_arn)
+    assert tag_world.current_revision() == copy_arn
+    state = store(tag_world).load(GUARDED)
+    assert state.last_rollback is not None
+    assert (state.last_rollback.status, state.last_rollback.to_arn) == ("done", copy_arn)
+    known_good = state.known_good
+    assert known_good is not None
+    assert (known_good.arn, known_good.copied_from) == (copy_arn, tag_world.revisions[31])
+    assert known_good.snapshot is not None
+    assert known_good.snapshot.definition["containerDefinitions"][0]["image"] == f"hokusai/api@{GOOD}"

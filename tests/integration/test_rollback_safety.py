@@ -230,3 +230,99 @@ def test_pause_answers_paused_until_resumed(broken: Any, capsys: pytest.CaptureF
     # The CLI stamps records with the real clock, the handlers with the world's: compare them as sets.
     assert [k for k in kinds(broken) if k in ("paused", "rolled_back")] == ["paused", "rolled_back"]
     assert {"pause", "resume"} <= set(kinds(broken))
+
+
+# ---- races between a resumed attempt, a takeover and Idempotency ------------------------------------------
+def test_a_resumed_attempt_holds_the_lock_again_so_a_concurrent_takeover_waits(broken: Any) -> None:
+    # Given X died before UpdateService, and its retry arrives after the lease, just as another alarm (Z) fires
+    x = alarm_event(broken, seconds_ago=30)
+    rollback_handler.application.set(app_that_dies(broken, "before-call"))
+    with pytest.raises(Killed):
+        invoke(x, timeout_seconds=1)
+    time.sleep(1.2)  # past X's first attempt's deadline (its Idempotency in-progress marker expires)
+    broken.clock.set(broken.clock() + timedelta(seconds=151))
+    z = alarm_event(broken)
+    z["detail"]["alarmName"] = broken.stack.alarm_names["FastRollbackAlarm"]
+    boto3.client("cloudwatch").set_alarm_state(
+        AlarmName=broken.stack.alarm_names["FastRollbackAlarm"], StateValue="ALARM", StateReason="test: firing"
+    )
+    z_app = RollbackApplication(build_runtime(broken.stack.function_env, need_probes=False, clock=broken.clock))
+    z_answers: list[dict[str, Any]] = []
+
+    def z_fires(**_: Any) -> None:  # Z is handled while X's retry is about to call UpdateService
+        if not z_answers:
+            z_answers.append(z_app.handle(z, FakeLambdaContext("RollbackFunction")))
+
+    runtime = build_runtime(broken.stack.function_env, need_probes=False, clients=AwsClients(), clock=broken.clock)
+    runtime.clients.ecs.meta.events.register("before-call.ecs.UpdateService", z_fires)
+    rollback_handler.application.set(RollbackApplication(runtime))
+
+    # When X's retry resumes
+    x_answer = invoke(x)
+
+    # Then X holds the lock again (renewed lease), Z waits, and ECS gets one UpdateService
+    assert x_answer["action"] == "rolled_back"
+    assert z_answers[0]["action"] == "in_progress"
+    assert updates_to(broken, 31) == 1
+    assert [n["subject"] for n in broken.stack.notifications()] == [
+        "[canary-rollback] hokusai-api: rolled back to hokusai-api-development:31"
+    ]
+
+
+def test_a_retry_after_a_death_past_update_service_finishes_the_rollback_even_when_the_alarm_went_ok(
+    broken: Any,
+) -> None:
+    # Given X died right after ECS accepted UpdateService; by its retry, the rollback fixed things: alarm OK
+    x = alarm_event(broken, seconds_ago=30)
+    rollback_handler.application.set(app_that_dies(broken, "after-call"))
+    with pytest.raises(Killed):
+        invoke(x, timeout_seconds=1)
+    time.sleep(1.2)
+    broken.clock.set(broken.clock() + timedelta(seconds=60))
+    boto3.client("cloudwatch").set_alarm_state(
+        AlarmName=broken.stack.alarm_names["RollbackAlarm"], StateValue="OK", StateReason="recovered"
+    )
+    fresh_container(broken)
+
+    # When the retry arrives
+    answer = invoke(x)
+
+    # Then it is not "stale": the rollback is finished, recorded, told, and cooled down
+    assert answer["action"] == "rolled_back"
+    assert "had reached ECS" in answer["reason"]
+    assert updates_to(broken, 31) == 1
+    state = store(broken).load(GUARDED)
+    assert state.last_rollback is not None
+    assert state.last_rollback.status == "done"
+    assert [n["subject"] for n in broken.stack.notifications()] == [
+        "[canary-rollback] hokusai-api: rolled back to hokusai-api-development:31"
+    ]
+
+
+def test_losing_the_idempotency_record_after_update_service_never_fails_the_invocation(broken: Any) -> None:
+    # Given DynamoDB refuses the write that marks the Idempotency record COMPLETED (after UpdateService)
+    runtime = build_runtime(broken.stack.function_env, need_probes=False, clients=AwsClients(), clock=broken.clock)
+
+    def blip(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key", {}).get("pk", {}).get("S", "").startswith("idempotency#"):
+            raise ConnectionError("DynamoDB blip")
+
+    runtime.clients.dynamodb.meta.events.register("before-parameter-build.dynamodb.UpdateItem", blip)
+    rollback_handler.application.set(RollbackApplication(runtime))
+    event = alarm_event(broken)
+
+    # When the alarm is handled: the answer stands
+    answer = invoke(event, timeout_seconds=1)
+    assert answer["action"] == "rolled_back"
+    assert updates_to(broken, 31) == 1
+
+    # and a redelivery after that attempt's deadline (its record never completed) is answered from the lock's
+    # replay: the same answer, no second UpdateService, nobody notified twice
+    time.sleep(1.2)
+    fresh_container(broken)
+    broken.stack.notifications()
+    again = invoke(event)
+    assert (again["action"], again["target"]) == ("rolled_back", broken.revisions[31])
+    assert "a redelivery" in again["reason"]
+    assert updates_to(broken, 31) == 1
+    assert broken.stack.notifications() == []

@@ -160,6 +160,46 @@ CASES: list[Case] = [
         "migrating the ALB",
     ),
     (
+        "stale retry of our own attempt whose UpdateService went through: finished, not stale",
+        alarm(age_s=900),
+        AlarmNow(True, "OK"),
+        rolling(31, 34),
+        with_kg(last_rollback=lock(200, "pending", owner=alarm(age_s=900))),
+        SETTINGS,
+        "rolled_back",
+        "its first attempt had reached ECS",
+    ),
+    (
+        "stale retry of our own attempt that never reached ECS: stale",
+        alarm(age_s=900),
+        FIRING,
+        steady(34),
+        with_kg(last_rollback=lock(200, "pending", owner=alarm(age_s=900))),
+        SETTINGS,
+        "stale",
+        "900 s ago",
+    ),
+    (
+        "a redelivery while paused replays the rollback that happened",
+        THIS,
+        FIRING,
+        steady(31),
+        with_kg(paused=PAUSE, last_rollback=lock(20, owner=THIS)),
+        SETTINGS,
+        "rolled_back",
+        "a redelivery",
+    ),
+    (
+        "an abandoned lock whose UpdateService went through is finished even when the new alarm is stale",
+        alarm(age_s=700),
+        FIRING,
+        steady(31),
+        with_kg(last_rollback=lock(200, "pending")),
+        SETTINGS,
+        "rolled_back",
+        "had reached ECS",
+    ),
+    (
         "nothing seen healthy",
         THIS,
         FIRING,
@@ -346,7 +386,6 @@ def test_rollback_targets_the_known_good_not_the_previous_revision() -> None:
     decision = decide_rollback(THIS, steady(34), with_kg(), NOW, SETTINGS, alarm_now=FIRING)
     assert (decision.current, decision.target, decision.claim) == (rev(34), rev(31), "free")
     assert decision.notify
-    assert not decision.needs_copy
 
 
 def test_no_known_good_never_names_a_target_and_notifies() -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from canary_rollback.models import Deployment, KnownGood, ServiceObservation, ServiceState
 from canary_rollback.rollback_lock import RollbackRecord
-from canary_rollback.tracking import track_run
+from canary_rollback.tracking import track_run, track_watch_round
 from tests.unit.builders import SERVICE_ARN, T0, rev, rolling, steady
 
 
@@ -159,3 +159,15 @@ def test_a_retried_delivery_of_a_counted_run_counts_once() -> None:
     third = track_run(first, steady(31), True, T0 + timedelta(minutes=1), 3, run_id="evt-2").state
     assert third.candidate is not None
     assert third.candidate.streak == 2
+
+
+def test_a_watch_round_across_the_end_of_the_rollbacks_own_rollout_judges_nothing() -> None:
+    rollback = RollbackRecord("r1", T0, "alarm", rev(34), rev(31), "done")
+    state = ServiceState(known_good=KnownGood(rev(31), T0, "seen"), last_rollback=rollback)
+    # the probes may have hit :34's tasks while the rollout of :31 was finishing: no verdict either way
+    for ok in (True, False):
+        outcome = track_watch_round(state, steady(31), ok, T0 + timedelta(seconds=30), before=rolling(31, 34))
+        assert outcome.recovery is None
+    judged = track_watch_round(state, steady(31), True, T0 + timedelta(seconds=40), before=steady(31))
+    assert judged.recovery is not None
+    assert judged.recovery.outcome == "recovered"

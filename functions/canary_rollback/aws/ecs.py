@@ -43,6 +43,10 @@ _REGISTER_FIELDS = (
 )
 
 
+# What ECS answers for a revision it will not describe (INACTIVE and unreferenced, or deleted).
+_NOT_DESCRIBABLE = frozenset({"ClientException", "InvalidParameterException"})
+
+
 def task_definition_arn(value: str, service_arn: str) -> str:
     """Normalise `family:rev` (or an ARN) to a full task definition ARN in the service's account/region."""
     if value.startswith("arn:"):
@@ -79,11 +83,18 @@ class EcsGateway:
 
     def is_deployable(self, arn: str) -> bool:
         """ACTIVE, as far as ECS will say. Real ECS describes an INACTIVE revision only while something references
-        it and a deleted one never, so a describe that fails means "not ACTIVE", never an error."""
+        it and a deleted one never: that refusal (ClientException) means "not ACTIVE", never an error. Anything
+        else (throttled past retries, unreachable) is an EcsError, so Lambda retries instead of copying for nothing.
+        """
         try:
-            return bool(self._describe_task_definition(arn)["status"] == "ACTIVE")
-        except EcsError:
-            return False
+            response = self._client.describe_task_definition(taskDefinition=arn)
+        except ClientError as exc:
+            if error_code(exc) in _NOT_DESCRIBABLE:
+                return False
+            raise EcsError(f"DescribeTaskDefinition {arn} failed: {error_code(exc)}: {exc}") from exc
+        except BotoCoreError as exc:
+            raise EcsError(f"DescribeTaskDefinition {arn} failed: {exc}") from exc
+        return bool(response["taskDefinition"].get("status") == "ACTIVE")
 
     def registrable_snapshot(self, arn: str) -> TaskDefinitionSnapshot:
         """Everything RegisterTaskDefinition needs to register this revision again, its tags included."""
