@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import sys
@@ -54,7 +55,9 @@ EXPECTED = {
 }
 
 
+@functools.cache
 def run_demo(scenario: str) -> subprocess.CompletedProcess[str]:
+    """Each scenario runs once per session (a fresh process each); several tests read the same run."""
     return subprocess.run(
         [sys.executable, "-m", "demo", "--scenario", scenario],
         capture_output=True,

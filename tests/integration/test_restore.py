@@ -204,7 +204,10 @@ def test_pin_image_digests_false_still_copies_a_deregistered_known_good(
     assert image_of(response["target"]) == "hokusai/api:main"
 
 
-def test_a_retried_rollback_registers_one_revision(tag_world: IncidentWorld, registry: ImageRegistry) -> None:
+def test_a_retried_rollback_registers_one_revision(
+    tag_world: IncidentWorld, registry: ImageRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # "throttled past retries" sooner than botocore's 5 attempts
     make_known_good(tag_world)
     move_tag_and_break(tag_world, registry)
     before = revisions_of_family()

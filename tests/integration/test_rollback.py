@@ -259,7 +259,10 @@ def test_throttled_update_service_is_retried_by_botocore(world: Any) -> None:
     assert world.current_revision() == world.revisions[31]
 
 
-def test_update_service_throttled_past_retries_fails_cleanly_and_can_be_retried(world: Any) -> None:
+def test_update_service_throttled_past_retries_fails_cleanly_and_can_be_retried(
+    world: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # "throttled past retries" sooner than botocore's 5 attempts
     make_known_good(world)
     break_with_34(world)
     world.simulator.throttle_updates(lambda: True)

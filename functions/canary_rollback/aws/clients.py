@@ -6,6 +6,7 @@ exists in this package. Clients honour AWS_ENDPOINT_URL and AWS_DEFAULT_REGION l
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -23,12 +24,21 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
 # Five attempts in all for throttling; connect/read bounded so a stuck API cannot eat the Lambda timeout.
-BOTO_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 5},
-    connect_timeout=5,
-    read_timeout=15,
-    user_agent_extra="canary-rollback/0.1",
-)
+DEFAULT_MAX_ATTEMPTS = 5
+
+
+def boto_config() -> Config:
+    """botocore's `standard` retries. AWS_MAX_ATTEMPTS, botocore's own setting, still wins when it is set (an
+    explicit Config would otherwise override it): a user's throttling budget, or a test's short one."""
+    raw = os.getenv("AWS_MAX_ATTEMPTS", "").strip()
+    attempts = int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_ATTEMPTS
+    return Config(
+        retries={"mode": "standard", "max_attempts": attempts},
+        connect_timeout=5,
+        read_timeout=15,
+        user_agent_extra="canary-rollback/0.1",
+    )
+
 
 # (service, operation, request parameters): lets tests check every call against the template's policies.
 OperationHook = Callable[[str, str, dict[str, Any]], None]
@@ -47,7 +57,7 @@ class AwsClients:
         with self._lock:  # boto3 session creation is not thread-safe; the probe threads may share this
             if name not in self._clients:
                 session = self._session or boto3.Session()
-                client = session.client(name, config=BOTO_CONFIG)  # type: ignore[call-overload]
+                client = session.client(name, config=boto_config())  # type: ignore[call-overload]
                 if self._on_call is not None:
                     hook = self._on_call
                     client.meta.events.register(
