@@ -66,6 +66,17 @@ def kinds(world: Any) -> list[str]:
     ]
 
 
+def assert_rolled_back_once_and_told(world: Any) -> None:
+    """One UpdateService to :31, the lock `done` (cooldown and recovery verdict follow), one notification."""
+    assert updates_to(world, 31) == 1
+    state = store(world).load(GUARDED)
+    assert state.last_rollback is not None
+    assert state.last_rollback.status == "done"
+    assert [n["subject"] for n in world.stack.notifications()] == [
+        "[canary-rollback] hokusai-api: rolled back to hokusai-api-development:31"
+    ]
+
+
 @pytest.fixture
 def broken(world: Any) -> Any:
     make_known_good(world)
@@ -168,13 +179,7 @@ def test_a_death_right_after_update_service_is_finished_by_the_takeover_without_
     # Then it finishes that rollback: told, recorded done, no second UpdateService
     assert response["action"] == "rolled_back"
     assert "had reached ECS" in response["reason"]
-    assert updates_to(broken, 31) == 1
-    state = store(broken).load(GUARDED)
-    assert state.last_rollback is not None
-    assert state.last_rollback.status == "done"
-    assert [n["subject"] for n in broken.stack.notifications()] == [
-        "[canary-rollback] hokusai-api: rolled back to hokusai-api-development:31"
-    ]
+    assert_rolled_back_once_and_told(broken)
 
 
 # ---- failures after ECS acted ------------------------------------------------------------------------------
@@ -290,13 +295,7 @@ def test_a_retry_after_a_death_past_update_service_finishes_the_rollback_even_wh
     # Then it is not "stale": the rollback is finished, recorded, told, and cooled down
     assert answer["action"] == "rolled_back"
     assert "had reached ECS" in answer["reason"]
-    assert updates_to(broken, 31) == 1
-    state = store(broken).load(GUARDED)
-    assert state.last_rollback is not None
-    assert state.last_rollback.status == "done"
-    assert [n["subject"] for n in broken.stack.notifications()] == [
-        "[canary-rollback] hokusai-api: rolled back to hokusai-api-development:31"
-    ]
+    assert_rolled_back_once_and_told(broken)
 
 
 def test_losing_the_idempotency_record_after_update_service_never_fails_the_invocation(broken: Any) -> None:
