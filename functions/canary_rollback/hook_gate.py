@@ -10,7 +10,7 @@ returns into the next invocation's event, so the pass count survives between cal
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -22,6 +22,8 @@ HookStatus = Literal["SUCCEEDED", "FAILED", "IN_PROGRESS"]
 
 POST_TEST_TRAFFIC_SHIFT = "POST_TEST_TRAFFIC_SHIFT"
 POST_PRODUCTION_TRAFFIC_SHIFT = "POST_PRODUCTION_TRAFFIC_SHIFT"
+# The traffic-shift stages ECS also runs while it rolls a deployment back.
+ROLLBACK_STAGES = frozenset({"TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT"})
 PROBED_STAGES = frozenset({POST_TEST_TRAFFIC_SHIFT, POST_PRODUCTION_TRAFFIC_SHIFT})
 
 
@@ -135,8 +137,12 @@ def stage_probes(stage: str, specs: Sequence[ProbeSpec]) -> tuple[ProbeSpec, ...
     return ()
 
 
-def plan_hook(event: HookEvent, specs: Sequence[ProbeSpec], settings: HookSettings) -> HookPlan:
-    """The rules that need no probe, in the order that keeps a rollback from ever being blocked."""
+def plan_hook(event: HookEvent, load_specs: Callable[[], Sequence[ProbeSpec]], settings: HookSettings) -> HookPlan:
+    """The rules that need no probe, in the order that keeps a rollback from ever being blocked.
+
+    The probe list is loaded last (`load_specs`), only for a stage that probes: a probe list that cannot be
+    loaded (an SSM parameter throttled or deleted) must never fail a stage ECS runs while it rolls back.
+    """
     # PRE_PRODUCTION_TRAFFIC_SHIFT carries the weights from before the shift (green still 0): not a rollback.
     if event.stage_weight == 0 and not event.stage.startswith("PRE_"):
         return HookPlan(
@@ -148,7 +154,8 @@ def plan_hook(event: HookEvent, specs: Sequence[ProbeSpec], settings: HookSettin
                 }
             )
         )
-    if not guards(settings.guarded, event.service_arn):
+    wrong_service = not guards(settings.guarded, event.service_arn)
+    if wrong_service and event.stage not in ROLLBACK_STAGES:
         return HookPlan(
             HookAnswer(
                 "FAILED",
@@ -162,8 +169,11 @@ def plan_hook(event: HookEvent, specs: Sequence[ProbeSpec], settings: HookSettin
             )
         )
     if event.stage not in PROBED_STAGES:
-        return HookPlan(_succeeded({"stage": event.stage, "note": f"{event.stage} is not a probed stage"}))
-    probes = stage_probes(event.stage, specs)
+        note = f"{event.stage} is not a probed stage"
+        if wrong_service:  # ECS runs these stages during its own rollback too: never block one, but say so
+            note += f"; this hook guards {settings.guarded.key}, not {service_key(event.service_arn)}"
+        return HookPlan(HookAnswer("SUCCEEDED", {"stage": event.stage, "note": note}, unchecked=wrong_service))
+    probes = stage_probes(event.stage, load_specs())
     if not probes:
         note = "no probe has a test_url: nothing checked through the test listener"
         return HookPlan(HookAnswer("SUCCEEDED", {"stage": event.stage, "note": note}, unchecked=True))

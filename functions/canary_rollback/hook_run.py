@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from canary_rollback.config import require_hook_settings
+from canary_rollback.errors import CanaryRollbackError
 from canary_rollback.hook_gate import (
     HookAnswer,
     HookEvent,
@@ -50,7 +51,15 @@ def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None
         _record(runtime, guarded, outcome, runtime.clock())
         return outcome
 
-    plan = plan_hook(event, runtime.probe_specs(), hook_settings)
+    try:
+        plan = plan_hook(event, runtime.probe_specs, hook_settings)
+    except CanaryRollbackError as exc:
+        # The probes could not be loaded at a stage that needs them: a gate that cannot check must not pass,
+        # and the answer (not a Lambda error) says why.
+        answer = HookAnswer("FAILED", {"stage": event.stage, "reason": "error", "note": f"probes unavailable: {exc}"})
+        outcome = HookOutcome(answer, event)
+        _record(runtime, guarded, outcome, runtime.clock())
+        return outcome
     results: tuple[ProbeResult, ...] = ()
     if plan.answer is not None:
         answer = plan.answer

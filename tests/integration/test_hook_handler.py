@@ -321,3 +321,40 @@ def test_an_audit_failure_never_changes_the_answer(
         monkeypatch, gated_probes(http_server, test_listener), STATE_TABLE="no-such-table", HOOK_PASSES_REQUIRED="1"
     )
     assert invoke(load_event("hook-post-test-traffic-shift"))["hookStatus"] == "SUCCEEDED"
+
+
+def test_a_probe_list_that_cannot_be_loaded_never_blocks_a_rollback_and_fails_a_probed_stage(
+    aws: Any, hook_reset: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the probes live in an SSM parameter that is gone (deleted, or throttled past retries)
+    for key, value in {**GUARDED, "PROBES": "", "PROBES_PARAMETER": "/canary-rollback/deleted"}.items():
+        monkeypatch.setenv(key, value)
+
+    # When ECS shifts traffic back during its own rollback: the stage succeeds without the probe list
+    back = load_event("hook-post-test-traffic-shift")
+    back["lifecycleStage"] = "PRODUCTION_TRAFFIC_SHIFT"
+    back["executionDetails"]["productionTrafficWeights"] = {GREEN: 0, BLUE: 100}
+    assert invoke(back)["hookStatus"] == "SUCCEEDED"
+
+    # and a stage that must probe answers FAILED (audited), never a Lambda error ECS would have to interpret
+    answer = invoke(load_event("hook-post-test-traffic-shift"))
+    assert answer["hookStatus"] == "FAILED"
+    assert answer["hookDetails"]["reason"] == "error"
+    assert "probes unavailable" in answer["hookDetails"]["note"]
+
+
+def test_another_services_rollback_stage_is_not_blocked_but_its_probed_stages_fail(
+    hook_reset: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(monkeypatch, probes_json({"name": "p", "url": "http://127.0.0.1:9/", "test_url": "http://127.0.0.1:9/"}))
+    other = "arn:aws:ecs:us-east-1:123456789012:service/hokusai-development/hokusai-web"
+    shift = load_event("hook-post-test-traffic-shift")
+    shift["lifecycleStage"] = "TEST_TRAFFIC_SHIFT"
+    shift["executionDetails"]["serviceArn"] = other
+    shift["executionDetails"]["testTrafficWeights"] = {GREEN: 100}
+    answer = invoke(shift)
+    assert answer["hookStatus"] == "SUCCEEDED"
+    assert "this hook guards hokusai-development/hokusai-api" in answer["hookDetails"]["note"]
+    probed = load_event("hook-post-test-traffic-shift")
+    probed["executionDetails"]["serviceArn"] = other
+    assert invoke(probed)["hookStatus"] == "FAILED"

@@ -240,6 +240,9 @@ def test_fast_alarm_is_high_resolution_within_a_minute_and_silent_between_watche
     # and the watch's rounds give every period a datapoint
     interval = int(parameter_defaults(TEMPLATE)["WatchIntervalSeconds"])
     assert interval <= period
+    # even at the slowest interval a user may choose, the rounds in one alarm window can reach M
+    slowest = int(TEMPLATE["Parameters"]["WatchIntervalSeconds"]["MaxValue"])
+    assert (n * period) // slowest >= m, f"WatchIntervalSeconds {slowest} s can never fire a {m}-of-{n} alarm"
 
 
 def test_both_rollback_alarms_reach_the_rollback_function_through_one_rule() -> None:

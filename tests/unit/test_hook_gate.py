@@ -64,13 +64,13 @@ def event(stage: str, **kwargs: Any) -> HookEvent:
 
 
 def test_post_test_traffic_shift_probes_only_probes_with_a_test_url_at_that_url() -> None:
-    plan = plan_hook(event("POST_TEST_TRAFFIC_SHIFT"), SPECS, SETTINGS)
+    plan = plan_hook(event("POST_TEST_TRAFFIC_SHIFT"), lambda: SPECS, SETTINGS)
     assert plan.answer is None
     assert [(p.name, p.url) for p in plan.probes] == [("mlflow-proxy", PROXY.test_url)]
 
 
 def test_post_production_traffic_shift_probes_every_probe_at_its_url() -> None:
-    plan = plan_hook(event("POST_PRODUCTION_TRAFFIC_SHIFT"), SPECS, SETTINGS)
+    plan = plan_hook(event("POST_PRODUCTION_TRAFFIC_SHIFT"), lambda: SPECS, SETTINGS)
     assert plan.answer is None
     assert [(p.name, p.url) for p in plan.probes] == [("mlflow-proxy", PROXY.url), ("auth-service", AUTH.url)]
 
@@ -88,7 +88,7 @@ def test_post_production_traffic_shift_probes_every_probe_at_its_url() -> None:
     ],
 )
 def test_every_other_stage_succeeds_at_once(stage: str) -> None:
-    plan = plan_hook(event(stage), SPECS, SETTINGS)
+    plan = plan_hook(event(stage), lambda: SPECS, SETTINGS)
     assert plan.answer is not None
     assert plan.answer.status == "SUCCEEDED"
     assert plan.probes == ()
@@ -96,7 +96,7 @@ def test_every_other_stage_succeeds_at_once(stage: str) -> None:
 
 
 def test_no_test_url_lets_the_test_stage_through_with_a_note_and_a_warning() -> None:
-    plan = plan_hook(event("POST_TEST_TRAFFIC_SHIFT"), (AUTH,), SETTINGS)
+    plan = plan_hook(event("POST_TEST_TRAFFIC_SHIFT"), lambda: (AUTH,), SETTINGS)
     assert plan.answer is not None
     assert plan.answer.status == "SUCCEEDED"
     assert "test_url" in plan.answer.details["note"]
@@ -118,7 +118,7 @@ def test_no_test_url_lets_the_test_stage_through_with_a_note_and_a_warning() -> 
 def test_traffic_going_back_to_the_old_revision_succeeds_without_probing(
     stage: str, weights: dict[str, dict[str, int]]
 ) -> None:
-    plan = plan_hook(event(stage, **weights), SPECS, SETTINGS)
+    plan = plan_hook(event(stage, **weights), lambda: SPECS, SETTINGS)
     assert plan.answer is not None
     assert plan.answer.status == "SUCCEEDED"
     assert plan.probes == ()
@@ -127,7 +127,7 @@ def test_traffic_going_back_to_the_old_revision_succeeds_without_probing(
 
 def test_a_rollback_of_another_service_is_not_blocked_either() -> None:
     other = f"{PREFIX}:service/other-cluster/other-api"
-    plan = plan_hook(event("TEST_TRAFFIC_SHIFT", test={GREEN: 0}, service_arn=other), SPECS, SETTINGS)
+    plan = plan_hook(event("TEST_TRAFFIC_SHIFT", test={GREEN: 0}, service_arn=other), lambda: SPECS, SETTINGS)
     assert plan.answer is not None
     assert plan.answer.status == "SUCCEEDED"
 
@@ -135,20 +135,22 @@ def test_a_rollback_of_another_service_is_not_blocked_either() -> None:
 def test_before_the_production_shift_a_zero_weight_is_no_rollback() -> None:
     # the documented PRE_PRODUCTION_TRAFFIC_SHIFT payload: green still at 0 because nothing has moved yet
     other = f"{PREFIX}:service/hokusai-development/hokusai-web"
-    ours = plan_hook(event("PRE_PRODUCTION_TRAFFIC_SHIFT", prod={GREEN: 0, BLUE: 100}), SPECS, SETTINGS)
+    ours = plan_hook(event("PRE_PRODUCTION_TRAFFIC_SHIFT", prod={GREEN: 0, BLUE: 100}), lambda: SPECS, SETTINGS)
     assert ours.answer is not None
     assert (ours.answer.status, ours.answer.details["note"]) == (
         "SUCCEEDED",
         "PRE_PRODUCTION_TRAFFIC_SHIFT is not a probed stage",
     )
-    theirs = plan_hook(event("PRE_PRODUCTION_TRAFFIC_SHIFT", prod={GREEN: 0}, service_arn=other), SPECS, SETTINGS)
+    theirs = plan_hook(
+        event("PRE_PRODUCTION_TRAFFIC_SHIFT", prod={GREEN: 0}, service_arn=other), lambda: SPECS, SETTINGS
+    )
     assert theirs.answer is not None
     assert theirs.answer.status == "FAILED"
 
 
 def test_weights_of_the_other_map_do_not_count() -> None:
     # a zero production weight says nothing about the test listener
-    plan = plan_hook(event("POST_TEST_TRAFFIC_SHIFT", prod={GREEN: 0}), SPECS, SETTINGS)
+    plan = plan_hook(event("POST_TEST_TRAFFIC_SHIFT", prod={GREEN: 0}), lambda: SPECS, SETTINGS)
     assert plan.answer is None
 
 
@@ -158,7 +160,7 @@ def test_weights_of_the_other_map_do_not_count() -> None:
 @pytest.mark.parametrize("stage", ["PRE_SCALE_UP", "POST_TEST_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"])
 def test_an_event_for_another_service_fails_naming_the_guarded_one(stage: str) -> None:
     other = f"{PREFIX}:service/hokusai-development/hokusai-web"
-    plan = plan_hook(event(stage, service_arn=other), SPECS, SETTINGS)
+    plan = plan_hook(event(stage, service_arn=other), lambda: SPECS, SETTINGS)
     assert plan.answer is not None
     assert plan.answer.status == "FAILED"
     assert plan.answer.details["guards"] == "hokusai-development/hokusai-api"
@@ -169,7 +171,7 @@ def test_an_event_for_another_service_fails_naming_the_guarded_one(stage: str) -
 def test_service_arn_forms() -> None:
     assert service_key(SERVICE_ARN) == "hokusai-development/hokusai-api"
     assert service_key(f"{PREFIX}:service/hokusai-api") == "hokusai-api"  # the old ARN format
-    old_style = plan_hook(event("PRE_SCALE_UP", service_arn=f"{PREFIX}:service/hokusai-api"), SPECS, SETTINGS)
+    old_style = plan_hook(event("PRE_SCALE_UP", service_arn=f"{PREFIX}:service/hokusai-api"), lambda: SPECS, SETTINGS)
     assert old_style.answer is not None
     assert old_style.answer.status == "SUCCEEDED"
 
