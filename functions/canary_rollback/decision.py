@@ -7,6 +7,7 @@ The rows are evaluated in order; the order is the safety argument (docs/design.m
   3. an operator's pause stops every action;
   4. no known-good -> never guess a revision;
   5. the rollback lock: resume our own dead attempt, leave a live one alone, take over an abandoned one;
+     and a gated (BLUE_GREEN, LINEAR, CANARY) deployment under way is ECS's to roll back, not ours;
   6. the service already runs the known-good: because we just rolled it there (same incident), because it
      is deploying it, or because the fault is not a deployment's;
   7. a rollback reached ECS recently -> cooldown, a person should look;
@@ -133,6 +134,14 @@ def decide_rollback(
             lock.to_arn,
             notify=True,
             claim="resume",
+        )
+    if service.gated and not service.steady:
+        return Decision(
+            "in_progress",
+            f"ECS is running a {service.deployment_strategy} deployment of this service: its lifecycle hooks judge it "
+            "and ECS rolls it back by itself; rolling back on top of that would race it",
+            current,
+            target,
         )
     if lock is not None and claim == "held":
         return Decision(

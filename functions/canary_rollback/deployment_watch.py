@@ -81,6 +81,11 @@ def watch_deployment(runtime: Runtime, event: Any, *, holder: str, remaining_sec
         return _ignored("CLUSTER_NAME, SERVICE_NAME and STATE_TABLE are needed to watch a deployment")
     if not service_matches(parsed.service_arn, guarded):
         return _ignored(f"deployment of {parsed.service_arn}, not of the guarded service {guarded.key}")
+    strategy = runtime.ecs.describe(guarded).deployment_strategy
+    if strategy != "ROLLING":
+        # ECS gates these deployments with lifecycle hooks (our DeploymentHookFunction) and rolls them back by
+        # itself: watch rounds would publish ProbeFailures and race that rollback with ours.
+        return _ignored(f"{strategy} deployment: ECS's lifecycle hooks gate it and ECS rolls it back by itself")
     store = runtime.store
 
     start = runtime.monotonic()

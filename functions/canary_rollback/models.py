@@ -70,6 +70,15 @@ class ServiceObservation:
     desired_count: int
     running_count: int
     deployments: tuple[Deployment, ...]
+    # ROLLING, or BLUE_GREEN / LINEAR / CANARY (ECS gates those with lifecycle hooks and rolls them back itself);
+    # a CODE_DEPLOY or EXTERNAL deployment controller is reported here as its controller type.
+    deployment_strategy: str = "ROLLING"
+
+    @property
+    def gated(self) -> bool:
+        """ECS (or another controller) owns this service's deployments and their rollback: stay out of its way
+        while one is under way (docs/design.md)."""
+        return self.deployment_strategy != "ROLLING"
 
     @property
     def steady(self) -> bool:

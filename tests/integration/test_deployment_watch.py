@@ -266,3 +266,31 @@ def test_watch_rounds_record_recovery_after_a_rollback(world: Any) -> None:
     assert rollback.recovered_at == decided_at + timedelta(seconds=30)
     subjects = [n["subject"] for n in world.stack.notifications()]
     assert subjects == ["[canary-rollback] hokusai-api: recovered on hokusai-api-development:31"]
+
+
+def test_a_deployment_ecs_gates_itself_is_not_watched_and_not_rolled_back_on_top(world: Any) -> None:
+    from canary_rollback.handlers import rollback as rollback_handler
+    from tests.integration.conftest import alarm_event
+
+    # Given :31 known-good, and the service handed to another deployment controller (CodeDeploy blue/green,
+    # or ECS's BLUE_GREEN / LINEAR / CANARY strategies with lifecycle hooks), a deployment under way
+    make_known_good(world)
+    service = world.simulator.backend._get_service(CLUSTER, SERVICE)
+    service.deployment_controller = {"type": "CODE_DEPLOY"}
+    world.broken_route_revisions.add(world.revisions[34])
+    world.deploy(34)
+    watcher(world)
+    requests_before = world.alb.routes.requests_seen
+
+    # When ECS announces it: no watch (its hooks judge it and ECS rolls it back by itself)
+    response = invoke(deployment_event())
+    assert response["action"] == "ignored"
+    assert "rolls it back by itself" in response["reason"]
+    assert world.alb.routes.requests_seen == requests_before
+    assert store().load_watch(GUARDED) is None
+
+    # and an alarm during that deployment does not race ECS's own rollback
+    answer = rollback_handler.handler(alarm_event(world), FakeLambdaContext("RollbackFunction"))
+    assert answer["action"] == "in_progress"
+    assert "CODE_DEPLOY deployment" in answer["reason"]
+    assert [td for _, td in world.simulator.update_calls if td == world.revisions[31]] == []

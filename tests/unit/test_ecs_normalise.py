@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from canary_rollback.aws.ecs import observation_from_service, task_definition_arn
+from canary_rollback.aws.ecs import deployment_strategy, observation_from_service, task_definition_arn
 from canary_rollback.errors import EcsError
 from tests.unit.builders import SERVICE_ARN, rev
 
@@ -40,3 +40,17 @@ def test_observation_from_a_describe_services_answer() -> None:
     observation = observation_from_service(service)
     assert observation.task_definition_arn == rev(34)
     assert observation.steady
+
+
+@pytest.mark.parametrize(
+    ("service", "strategy"),
+    [
+        ({}, "ROLLING"),
+        ({"deploymentConfiguration": {"strategy": "BLUE_GREEN"}}, "BLUE_GREEN"),
+        ({"deploymentConfiguration": {"strategy": "CANARY"}, "deploymentController": {"type": "ECS"}}, "CANARY"),
+        ({"deploymentController": {"type": "CODE_DEPLOY"}}, "CODE_DEPLOY"),
+        ({"deploymentConfiguration": {"maximumPercent": 200}}, "ROLLING"),
+    ],
+)
+def test_deployment_strategy(service: dict[str, object], strategy: str) -> None:
+    assert deployment_strategy(service) == strategy

@@ -185,4 +185,13 @@ def observation_from_service(service: Any) -> ServiceObservation:
         desired_count=int(service.get("desiredCount", 0)),
         running_count=int(service.get("runningCount", 0)),
         deployments=deployments,
+        deployment_strategy=deployment_strategy(service),
     )
+
+
+def deployment_strategy(service: Any) -> str:
+    """ECS's `deploymentConfiguration.strategy` (ROLLING when absent); a non-ECS deployment controller wins."""
+    controller = str((service.get("deploymentController") or {}).get("type") or "ECS")
+    if controller != "ECS":
+        return controller
+    return str((service.get("deploymentConfiguration") or {}).get("strategy") or "ROLLING")
