@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from canary_rollback.aws.state_store import StateStore
-from canary_rollback.errors import CanaryRollbackError, StateConflict
+from canary_rollback.errors import CanaryRollbackError, StateConflict, StateStoreError
 from canary_rollback.models import GuardedService
 from canary_rollback.observability import logger
 from canary_rollback.probe_run import execute_probe_run
@@ -33,6 +33,8 @@ from canary_rollback.watch import (
     watch_end,
 )
 
+# Consecutive heartbeat failures (DynamoDB throttled past botocore's retries) after which a watch gives up.
+MAX_HEARTBEAT_FAILURES = 3
 # Stop starting rounds this long before the invocation's deadline: the last round's metrics must go out.
 DEADLINE_MARGIN_SECONDS = 10.0
 # AWS calls of one round (heartbeat, metrics, a recovery check) on top of its slowest probe.
@@ -100,6 +102,7 @@ def watch_deployment(runtime: Runtime, event: Any, *, holder: str, remaining_sec
         holder_until=start_wall + timedelta(seconds=deadline - start),
         event_label=parsed.label,
         stale=stale_after(settings.watch_interval_seconds, budget),
+        budget=budget,
     )
     logger.info(
         "deployment watch",
@@ -125,6 +128,7 @@ def _take_lease(
     holder_until: datetime,
     event_label: str,
     stale: timedelta,
+    budget: float,
 ) -> LeaseDecision:
     """Read, decide, write conditionally; a lost race (two events at once) decides again on what won."""
     for _ in range(LEASE_ATTEMPTS):
@@ -136,6 +140,7 @@ def _take_lease(
             watch_seconds=runtime.settings.watch_seconds,
             event_label=event_label,
             stale_after=stale,
+            round_budget=timedelta(seconds=budget),
         )
         try:
             return LeaseDecision(decision.action, store.put_watch(guarded, decision.lease))
@@ -158,6 +163,8 @@ def _run_rounds(
     watch_until = lease.watch_until
     rounds = failed = next_index = 0
     handed_over = False
+    store_failures = 0
+    reason = "watch window over"
     while True:
         now = runtime.monotonic()
         slot = next_round_at(
@@ -170,14 +177,36 @@ def _run_rounds(
             round_budget=budget,
         )
         if slot is None:
-            break
+            # Done: release the lease, unless an event extended it since the last heartbeat (then go on).
+            try:
+                if store.release_watch(guarded, lease.holder, watch_until, runtime.clock()):
+                    break
+            except StateStoreError:
+                logger.warning("could not release the watch lease; it expires with this invocation", exc_info=True)
+                break
+            current = _heartbeat(store, guarded, lease.holder, runtime)
+            if current is None:
+                handed_over = True
+                break
+            watch_until = current.watch_until
+            continue
         if slot > now:
             runtime.sleep(slot - now)
         index = round_index(start, interval, slot)
         next_index = index + 1
         at = start_wall + timedelta(seconds=index * interval)
         # Before every round: prove this invocation still holds the watch and learn of extensions.
-        current = store.heartbeat_watch(guarded, lease.holder, runtime.clock())
+        try:
+            current = _heartbeat(store, guarded, lease.holder, runtime)
+            store_failures = 0
+        except StateStoreError:
+            # DynamoDB throttled past retries: keep watching on what we knew; a few in a row end the watch.
+            store_failures += 1
+            logger.warning("watch heartbeat failed", extra={"consecutive": store_failures}, exc_info=True)
+            if store_failures >= MAX_HEARTBEAT_FAILURES:
+                reason = "the state table kept failing"
+                break
+            current = replace(lease, watch_until=watch_until)
         if current is None:
             handed_over = True
             break
@@ -189,9 +218,14 @@ def _run_rounds(
         failed += 0 if watch_round.ok else 1
         if runtime.on_watch_round is not None:
             runtime.on_watch_round(watch_round)
-    reason = "handed over to the invocation of a later deployment event" if handed_over else "watch window over"
+    if handed_over:
+        reason = "handed over to the invocation of a later deployment event"
     logger.info("deployment watch ended", extra={"rounds": rounds, "failed_rounds": failed, "reason": reason})
     return WatchOutcome("watched", reason, rounds, failed, handed_over)
+
+
+def _heartbeat(store: StateStore, guarded: GuardedService, holder: str, runtime: Runtime) -> WatchLease | None:
+    return store.heartbeat_watch(guarded, holder, runtime.clock())
 
 
 def _probe_round(runtime: Runtime, index: int, at: datetime, budget: float) -> WatchRound | None:

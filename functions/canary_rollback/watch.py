@@ -126,6 +126,7 @@ def decide_lease(
     watch_seconds: int,
     event_label: str,
     stale_after: timedelta,
+    round_budget: timedelta = timedelta(0),
 ) -> LeaseDecision:
     """start: no live watch. extend: the running loop can reach the new end, so tell it and return at once.
 
@@ -137,7 +138,8 @@ def decide_lease(
     version = current.version if current is not None else 0
     if current is None or not current.alive(now, stale_after):
         return LeaseDecision("start", WatchLease(holder, holder_until, watch_until, now, event_label, version))
-    if current.holder_until >= watch_until:
+    # The holder starts no round that could outlast its deadline: it can watch until holder_until - budget.
+    if current.holder_until - round_budget >= watch_until:
         extended = replace(current, watch_until=max(current.watch_until, watch_until), last_event=event_label)
         return LeaseDecision("extend", extended)
     return LeaseDecision("handover", WatchLease(holder, holder_until, watch_until, now, event_label, version))

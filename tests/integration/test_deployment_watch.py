@@ -294,3 +294,52 @@ def test_a_deployment_ecs_gates_itself_is_not_watched_and_not_rolled_back_on_top
     assert answer["action"] == "in_progress"
     assert "CODE_DEPLOY deployment" in answer["reason"]
     assert [td for _, td in world.simulator.update_calls if td == world.revisions[31]] == []
+
+
+def test_an_event_after_the_last_heartbeat_is_still_watched(world: Any) -> None:
+    # Given a 30 s watch (rounds at 0, 10, 20) and a COMPLETED event arriving after its last heartbeat
+    runtime, _ = watcher(world, WATCH_SECONDS="30")
+    answers: list[dict[str, Any]] = []
+
+    def after_round(watch_round: Any) -> None:
+        if watch_round.index == 2:  # the holder's last heartbeat is behind it: its loop would end now
+            answers.append(invoke(deployment_event("SERVICE_DEPLOYMENT_COMPLETED")))
+
+    runtime.on_watch_round = after_round
+
+    # When the watch runs
+    response = invoke(deployment_event())
+
+    # Then the event extended it, and the holder saw that before letting go: rounds go on to 20 + 30 s
+    assert [a["action"] for a in answers] == ["extended"]
+    assert response["action"] == "watched"
+    assert response["rounds"] == 5  # 0, 10, 20, then 30 and 40 for the extension
+    lease = store().load_watch(GUARDED)
+    assert lease is not None
+    assert lease.holder_until <= world.clock()  # released: the next event starts a watch, never a dead one
+
+
+def test_a_released_watch_lets_the_next_event_start_a_new_one(world: Any) -> None:
+    watcher(world, WATCH_SECONDS="20")
+    assert invoke(deployment_event())["action"] == "watched"
+    assert invoke(deployment_event("SERVICE_DEPLOYMENT_COMPLETED"))["action"] == "watched"  # not "extended"
+
+
+def test_a_state_table_hiccup_does_not_end_the_watch(world: Any) -> None:
+    # Given a heartbeat that DynamoDB refuses once (throttled past botocore's retries)
+    runtime, _ = watcher(world, WATCH_SECONDS="30")
+    failures = {"left": 1}
+
+    def throttle_once(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key", {}).get("sk", {}).get("S") == "watch" and failures["left"]:
+            failures["left"] -= 1
+            from botocore.exceptions import EndpointConnectionError
+
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    runtime.clients.dynamodb.meta.events.register("before-parameter-build.dynamodb.UpdateItem", throttle_once)
+
+    # When the watch runs: every round still happens
+    response = invoke(deployment_event())
+    assert failures["left"] == 0
+    assert (response["action"], response["rounds"]) == ("watched", 3)

@@ -241,3 +241,20 @@ def test_a_watch_round_records_recovery_after_a_rollback() -> None:
     assert outcome.recovery.seconds == 70
     assert not recovery_pending(outcome.state.last_rollback)
     assert not recovery_pending(None)
+
+
+def test_an_extension_the_holder_could_reach_only_without_its_last_round_budget_is_handed_over() -> None:
+    current = lease(heartbeat_at=T0 + timedelta(seconds=105))
+    now = T0 + timedelta(seconds=105)  # the new end, 405, is before the holder's 410, but 410 - 8 s budget < 405
+    decision = decide_lease(
+        current,
+        now=now,
+        holder="second",
+        holder_until=now + timedelta(seconds=410),
+        watch_seconds=300,
+        event_label="SERVICE_DEPLOYMENT_COMPLETED d1",
+        stale_after=STALE,
+        round_budget=timedelta(seconds=8),
+    )
+    assert decision.action == "handover"
+    assert decide(current, 105).action == "extend"  # without a budget it would have been an extension

@@ -140,6 +140,30 @@ class StateStore:
             return None
         return watch_from_item(response["Attributes"])
 
+    def release_watch(self, guarded: GuardedService, holder: str, watch_until: datetime, now: datetime) -> bool:
+        """The holder's loop is over: end its lease now, unless an event extended it since the holder last read it
+        (then False: the holder reads the lease again and goes on). A released lease is not alive, so the next
+        deployment event starts a watch instead of extending one that nobody runs."""
+        try:
+            self._call(
+                "UpdateItem",
+                lambda: self._client.update_item(
+                    TableName=self._table,
+                    Key=_key(guarded, WATCH_SK),
+                    UpdateExpression="SET holder_until = :now, version = version + :one",
+                    ConditionExpression="holder = :me AND watch_until = :seen",
+                    ExpressionAttributeValues={
+                        ":now": {"S": _iso(now)},
+                        ":one": {"N": "1"},
+                        ":me": {"S": holder},
+                        ":seen": {"S": _iso(watch_until)},
+                    },
+                ),
+            )
+        except StateConflict:
+            return False
+        return True
+
     def _call(self, operation: str, call: Any) -> Any:
         try:
             return call()
