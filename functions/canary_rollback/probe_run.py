@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from canary_rollback.aws.state_store import StateStore, update_with_retry
+from canary_rollback.aws.state_store import update_with_retry
 from canary_rollback.errors import EcsError
 from canary_rollback.metrics import probe_run_metrics, service_metric
-from canary_rollback.models import GuardedService, ProbeResult, ServiceObservation, ServiceState
+from canary_rollback.models import ProbeResult, ServiceObservation, ServiceState
 from canary_rollback.notifications import recovery_notification
 from canary_rollback.observability import logger
 from canary_rollback.prober import run_probes
@@ -66,10 +66,6 @@ PUBLISH_MARGIN_SECONDS = 5.0
 RUN_BUDGET_SECONDS = 65.0
 
 
-class RemainingTime(Protocol):
-    def get_remaining_time_in_millis(self) -> int: ...
-
-
 def run_deadline(context: object, margin_seconds: float = PUBLISH_MARGIN_SECONDS) -> float | None:
     """The run's deadline on the monotonic clock: the invocation's remaining time less the margin, and never
     more than the run's budget."""
@@ -98,8 +94,9 @@ def execute_probe_run(
     before: ServiceObservation | None = None
     before_error: EcsError | None = None
     # A watch round records only a pending recovery: without one it needs no ECS call and no state write.
+    state = store.load(guarded) if store is not None and guarded is not None and not count_towards_known_good else None
     records = tracking_on and (
-        count_towards_known_good or (store is not None and guarded is not None and _recovery_due(store, guarded))
+        count_towards_known_good or (state is not None and recovery_pending(state.last_rollback))
     )
     if records and guarded is not None:
         try:
@@ -124,10 +121,12 @@ def execute_probe_run(
     if not records:
         return ProbeRunReport(results, None, None, settings.known_good_after)  # nothing a round may record
     service = runtime.ecs.describe(guarded)
+    if state is None:
+        state = store.load(guarded)  # read once: the snapshot's prediction and the tracking write share it
     # Snapshot at promotion (README "How decisions are made"): captured BEFORE the write that would promote.
     snapshot = (
         capture_for_run(
-            runtime.ecs, store, guarded, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id
+            runtime.ecs, state, guarded, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id
         )
         if count_towards_known_good
         else None
@@ -142,7 +141,7 @@ def execute_probe_run(
             outcome = track_watch_round(state, service, run_ok, now, before=before)
         return outcome.state, outcome
 
-    saved, outcome = update_with_retry(store, guarded, advance)
+    saved, outcome = update_with_retry(store, guarded, advance, loaded=state)
     tracking = replace(outcome, state=saved)
     logger.info(
         "known-good tracking",
@@ -180,7 +179,3 @@ def execute_probe_run(
         runtime.notifier.publish(recovery_notification(guarded, event))
         logger.info("rollback outcome", extra={"outcome": event.outcome, "seconds": event.seconds})
     return ProbeRunReport(results, tracking, service, settings.known_good_after)
-
-
-def _recovery_due(store: StateStore, guarded: GuardedService) -> bool:
-    return recovery_pending(store.load(guarded).last_rollback)

@@ -13,10 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from canary_rollback.aws.ecs import EcsGateway
-from canary_rollback.aws.state_store import StateStore
 from canary_rollback.errors import CanaryRollbackError, EcsError
 from canary_rollback.images import ImageReferenceError, parse_image
-from canary_rollback.models import GuardedService, KnownGood, ServiceObservation, TaskDefinitionSnapshot
+from canary_rollback.models import GuardedService, KnownGood, ServiceObservation, ServiceState, TaskDefinitionSnapshot
 from canary_rollback.observability import logger
 from canary_rollback.tracking import track_run
 
@@ -64,7 +63,7 @@ def capture_snapshot(ecs: EcsGateway, guarded: GuardedService, arn: str) -> Snap
 
 def capture_for_run(
     ecs: EcsGateway,
-    store: StateStore,
+    state: ServiceState,
     guarded: GuardedService,
     service: ServiceObservation,
     run_ok: bool,
@@ -78,7 +77,7 @@ def capture_for_run(
     runs make no extra ECS calls. A run that was not predicted to promote (the state moved meanwhile) gets a
     capture without snapshot, which `attach` refuses: no revision is ever promoted without its snapshot."""
     arn = service.task_definition_arn
-    predicted = track_run(store.load(guarded), service, run_ok, now, known_good_after, before=before, run_id=run_id)
+    predicted = track_run(state, service, run_ok, now, known_good_after, before=before, run_id=run_id)
     if predicted.promoted is None:
         return SnapshotCapture(arn, None, "no snapshot was captured in this run (it was not expected to promote)")
     try:

@@ -101,3 +101,16 @@ def test_a_retried_delivery_of_a_run_counts_once(world: Any) -> None:
     assert "already counted" in retried["known_good"]["note"]
     world.minute()
     assert run(world)["known_good"]["streak"] == 2
+
+
+def test_a_scheduled_run_reads_the_state_once_and_writes_it_once(world: Any) -> None:
+    from canary_rollback.aws.clients import AwsClients
+    from canary_rollback.runtime import build_runtime
+
+    calls: list[str] = []
+    clients = AwsClients(on_call=lambda service, operation, _params: calls.append(f"{service}:{operation}"))
+    probe_handler.runtime.set(build_runtime(world.stack.function_env, clients=clients, clock=world.clock))
+    world.minute()
+    assert run(world)["known_good"]["streak"] == 1
+    assert (calls.count("dynamodb:GetItem"), calls.count("dynamodb:PutItem")) == (1, 1)
+    assert calls.count("ecs:DescribeServices") == 2  # before and after the probes

@@ -397,13 +397,16 @@ def update_with_retry(
     guarded: GuardedService,
     mutate: Any,
     attempts: int = 5,
+    loaded: ServiceState | None = None,
 ) -> tuple[ServiceState, Any]:
     """Load, apply `mutate(state) -> (new_state, extra)`, save conditionally; on a lost race start over.
 
     `mutate` must be a pure function of the state it is given, so re-running it after a conflict is safe.
+    `loaded`: a state the caller has just read, used for the first attempt instead of reading it again (the
+    write is conditional on its version either way).
     """
-    for _ in range(attempts):
-        current = store.load(guarded)
+    for attempt in range(attempts):
+        current = loaded if attempt == 0 and loaded is not None else store.load(guarded)
         new_state, extra = mutate(current)
         try:
             return store.save(guarded, new_state, current.version), extra
