@@ -184,7 +184,7 @@ def _run_rounds(
             except StateStoreError:
                 logger.warning("could not release the watch lease; it expires with this invocation", exc_info=True)
                 break
-            current = _heartbeat(store, guarded, lease.holder, runtime)
+            current = store.heartbeat_watch(guarded, lease.holder, runtime.clock())
             if current is None:
                 handed_over = True
                 break
@@ -197,7 +197,7 @@ def _run_rounds(
         at = start_wall + timedelta(seconds=index * interval)
         # Before every round: prove this invocation still holds the watch and learn of extensions.
         try:
-            current = _heartbeat(store, guarded, lease.holder, runtime)
+            current = store.heartbeat_watch(guarded, lease.holder, runtime.clock())
             store_failures = 0
         except StateStoreError:
             # DynamoDB throttled past retries: keep watching on what we knew; a few in a row end the watch.
@@ -222,10 +222,6 @@ def _run_rounds(
         reason = "handed over to the invocation of a later deployment event"
     logger.info("deployment watch ended", extra={"rounds": rounds, "failed_rounds": failed, "reason": reason})
     return WatchOutcome("watched", reason, rounds, failed, handed_over)
-
-
-def _heartbeat(store: StateStore, guarded: GuardedService, holder: str, runtime: Runtime) -> WatchLease | None:
-    return store.heartbeat_watch(guarded, holder, runtime.clock())
 
 
 def _probe_round(runtime: Runtime, index: int, at: datetime, budget: float) -> WatchRound | None:

@@ -7,6 +7,7 @@ invokes while it rolls back. Metrics, audit and notification are therefore best 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ from canary_rollback.hook_gate import (
 from canary_rollback.metrics import hook_metrics
 from canary_rollback.models import GuardedService, ProbeResult
 from canary_rollback.notifications import hook_failure_notification
-from canary_rollback.observability import logger
+from canary_rollback.observability import best_effort, logger
 from canary_rollback.prober import run_probes
 from canary_rollback.runtime import Runtime
 
@@ -119,8 +120,5 @@ def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now
         _best_effort("notify the failed gate", lambda: runtime.notifier.publish(notification))
 
 
-def _best_effort(what: str, action: Any) -> None:
-    try:
-        action()
-    except Exception:  # the answer stands whatever fails after it (module docstring)
-        logger.exception(f"could not {what}; the hook answer stands")
+def _best_effort(what: str, action: Callable[[], object]) -> None:
+    best_effort(f"could not {what}; the hook answer stands", action)  # the answer stands whatever fails after it

@@ -25,7 +25,7 @@ from canary_rollback.errors import CanaryRollbackError, EcsError, StateConflict
 from canary_rollback.metrics import service_metric
 from canary_rollback.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
 from canary_rollback.notifications import decision_notification
-from canary_rollback.observability import logger
+from canary_rollback.observability import best_effort, logger
 from canary_rollback.restore import TargetPlan, plan_rollback_target
 from canary_rollback.rollback_lock import RollbackRecord, take_lock
 from canary_rollback.runtime import Runtime
@@ -270,10 +270,8 @@ class RollbackResponder:
                 step()
 
     def _best_effort(self, what: str, step: Callable[[], object]) -> None:
-        try:
-            step()
-        except Exception:  # after UpdateService nothing may fail the invocation; the log keeps the evidence
-            logger.exception(f"rollback reached ECS but could not {what}", extra={"service": self._guarded.key})
+        # After UpdateService nothing may fail the invocation.
+        best_effort(f"rollback reached ECS but could not {what}", step, service=self._guarded.key)
 
     def _audit_takeover(self, abandoned: RollbackRecord | None, lock: RollbackRecord, now: datetime) -> None:
         record = {

@@ -124,45 +124,50 @@ class StateStore:
 
     def heartbeat_watch(self, guarded: GuardedService, holder: str, now: datetime) -> WatchLease | None:
         """Mark the holder alive and read the lease back in one call; None once another invocation holds it."""
+        item = self._update_own_watch(guarded, holder, "heartbeat_at", now, condition="", values={})
+        return watch_from_item(item) if item is not None else None
+
+    def release_watch(self, guarded: GuardedService, holder: str, watch_until: datetime, now: datetime) -> bool:
+        """The holder's loop is over: end its lease now, unless an event extended it since the holder last read it
+        (then False: the holder reads the lease again and goes on). A released lease is not alive, so the next
+        deployment event starts a watch instead of extending one that nobody runs."""
+        seen = {":seen": {"S": _iso(watch_until)}}
+        return (
+            self._update_own_watch(guarded, holder, "holder_until", now, " AND watch_until = :seen", seen) is not None
+        )
+
+    def _update_own_watch(
+        self,
+        guarded: GuardedService,
+        holder: str,
+        attribute: str,
+        now: datetime,
+        condition: str,
+        values: dict[str, Any],
+    ) -> dict[str, Any] | None:
+        """Set one time attribute of the lease, only while `holder` holds it (and `condition`): the item as
+        written, or None when the condition failed (another holder, or a lease that moved on)."""
         try:
             response = self._call(
                 "UpdateItem",
                 lambda: self._client.update_item(
                     TableName=self._table,
                     Key=_key(guarded, WATCH_SK),
-                    UpdateExpression="SET heartbeat_at = :now, version = version + :one",
-                    ConditionExpression="holder = :me",
-                    ExpressionAttributeValues={":now": {"S": _iso(now)}, ":one": {"N": "1"}, ":me": {"S": holder}},
+                    UpdateExpression=f"SET {attribute} = :now, version = version + :one",
+                    ConditionExpression="holder = :me" + condition,
+                    ExpressionAttributeValues={
+                        ":now": {"S": _iso(now)},
+                        ":one": {"N": "1"},
+                        ":me": {"S": holder},
+                        **values,
+                    },
                     ReturnValues="ALL_NEW",
                 ),
             )
         except StateConflict:
             return None
-        return watch_from_item(response["Attributes"])
-
-    def release_watch(self, guarded: GuardedService, holder: str, watch_until: datetime, now: datetime) -> bool:
-        """The holder's loop is over: end its lease now, unless an event extended it since the holder last read it
-        (then False: the holder reads the lease again and goes on). A released lease is not alive, so the next
-        deployment event starts a watch instead of extending one that nobody runs."""
-        try:
-            self._call(
-                "UpdateItem",
-                lambda: self._client.update_item(
-                    TableName=self._table,
-                    Key=_key(guarded, WATCH_SK),
-                    UpdateExpression="SET holder_until = :now, version = version + :one",
-                    ConditionExpression="holder = :me AND watch_until = :seen",
-                    ExpressionAttributeValues={
-                        ":now": {"S": _iso(now)},
-                        ":one": {"N": "1"},
-                        ":me": {"S": holder},
-                        ":seen": {"S": _iso(watch_until)},
-                    },
-                ),
-            )
-        except StateConflict:
-            return False
-        return True
+        attributes: dict[str, Any] = response["Attributes"]
+        return attributes
 
     def _call(self, operation: str, call: Any) -> Any:
         try:
