@@ -1,4 +1,5 @@
-"""What CloudWatch says about an alarm now, and how its errors map (botocore's Stubber: no network)."""
+"""How AlarmReader maps the errors moto cannot produce (botocore's Stubber, no network); the answers moto can
+give are tested against it in tests/integration/test_aws_adapters.py."""
 
 from __future__ import annotations
 
@@ -21,15 +22,6 @@ def reader_with(response: dict[str, object] | None = None, error: str | None = N
         stubber.add_response("describe_alarms", response or {}, expected)
     stubber.activate()
     return AlarmReader(client)
-
-
-def test_a_firing_alarm() -> None:
-    reader = reader_with({"MetricAlarms": [{"AlarmName": "a", "StateValue": "ALARM"}]})
-    assert reader.now("a") == AlarmNow(known=True, state="ALARM")
-
-
-def test_an_alarm_cloudwatch_does_not_know() -> None:
-    assert reader_with({"MetricAlarms": [], "CompositeAlarms": []}).now("a") == AlarmNow(known=False)
 
 
 def test_access_denied_means_not_one_of_ours_and_is_judged_by_the_event() -> None:
