@@ -36,6 +36,7 @@ test: $(VENV)/.installed $(SAM_VENV)/.installed lint typecheck scan sam-validate
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(VENV)/.installed
 	$(BIN)/mypy

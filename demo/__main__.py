@@ -14,7 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="incident", choices=SCENARIOS)
     parser.add_argument("--verbose", action="store_true", help="also print the functions' structured logs")
     args = parser.parse_args(argv)
-    from canary_rollback.observability import logger
+    from canary_rollback.core.observability import logger
     from demo.local_aws import local_aws_environment
     from demo.scenarios import format_report, run_scenario, world_options
     from demo.services import LoopbackAlb

@@ -21,9 +21,9 @@ import boto3
 
 from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.handlers import rollback as rollback_handler
-from canary_rollback.idempotency import RollbackApplication
+from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
-from canary_rollback.watch import DEPLOYMENT_DETAIL_TYPE, DEPLOYMENT_SOURCE
+from canary_rollback.watch.lease import DEPLOYMENT_DETAIL_TYPE, DEPLOYMENT_SOURCE
 from demo.alarm_evaluator import Evaluation, evaluate_alarm, state_change_event
 from demo.ecs_simulator import DeploymentStateChange, EcsRolloutSimulator
 from demo.lambda_context import FakeLambdaContext

@@ -92,7 +92,7 @@ class _JsonLines(logging.Handler):
 @pytest.fixture
 def json_logs() -> Iterator[list[dict[str, Any]]]:
     """The package's structured log lines, formatted by powertools' own JSON formatter."""
-    from canary_rollback.observability import logger
+    from canary_rollback.core.observability import logger
 
     collector = _JsonLines()
     collector.setFormatter(logger.registered_formatter)

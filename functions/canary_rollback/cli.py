@@ -16,20 +16,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from canary_rollback.aws.clients import AwsClients, error_code
+from canary_rollback.aws.clients import AwsClients
 from canary_rollback.aws.ecs import EcsGateway
+from canary_rollback.aws.identity import caller_arn
 from canary_rollback.aws.state_store import StateStore, update_with_retry
-from canary_rollback.config import load_settings
-from canary_rollback.errors import CanaryRollbackError, ConfigError, EcsError, StateStoreError
-from canary_rollback.models import AlarmSignal, GuardedService, KnownGood, PauseFlag, ServiceState
-from canary_rollback.notifications import revision_label
-from canary_rollback.probe_spec import parse_probes_json
-from canary_rollback.prober import build_session, run_probes
-from canary_rollback.rollback import RollbackResponder
+from canary_rollback.core.config import load_settings
+from canary_rollback.core.errors import CanaryRollbackError, ConfigError, EcsError, StateStoreError
+from canary_rollback.core.models import AlarmSignal, GuardedService, KnownGood, PauseFlag, ServiceState
+from canary_rollback.core.notifications import revision_label
+from canary_rollback.core.probe_spec import parse_probes_json
+from canary_rollback.http.prober import build_session, run_probes
+from canary_rollback.probe.snapshots import SnapshotRefused, operator_snapshot
+from canary_rollback.rollback.responder import RollbackResponder
 from canary_rollback.runtime import Runtime, build_runtime
-from canary_rollback.snapshots import SnapshotRefused, snapshot_for_operator
 
 EXIT_OK, EXIT_BAD_NEWS, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
 
@@ -230,11 +229,7 @@ def _history(args: argparse.Namespace, out: TextIO) -> int:
 def _operator(clients: AwsClients) -> str:
     """Who is pausing: the AWS identity (what CloudTrail will show) and the local user name."""
     local = os.getenv("USER") or getpass.getuser()
-    try:
-        arn = clients.sts.get_caller_identity()["Arn"]
-    except (ClientError, BotoCoreError) as exc:
-        arn = f"unknown AWS identity ({error_code(exc)})"
-    return f"{arn} ({local})"
+    return f"{caller_arn(clients)} ({local})"
 
 
 def _pause(args: argparse.Namespace, out: TextIO) -> int:
@@ -282,7 +277,9 @@ def _mark_known_good(args: argparse.Namespace, out: TextIO) -> int:
     service = ecs.describe(guarded)
     arn, active = ecs.resolve_task_definition(args.task_definition)  # fails clearly if it does not exist
     try:
-        snapshot = snapshot_for_operator(ecs, guarded, arn, args.allow_unpinned)
+        snapshot = operator_snapshot(
+            ecs.registrable_snapshot(arn), arn, ecs.running_digests(guarded, arn), args.allow_unpinned
+        )
     except SnapshotRefused as exc:
         print(f"canary-rollback: not marked: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -22,10 +22,10 @@ from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.notifier import SnsNotifier
 from canary_rollback.aws.parameters import ParameterSource
 from canary_rollback.aws.state_store import StateStore
-from canary_rollback.config import Settings, load_settings
-from canary_rollback.metrics import EmfSink, MetricsSink
-from canary_rollback.probe_spec import ProbeSpec
-from canary_rollback.prober import build_session
+from canary_rollback.core.config import Settings, load_settings
+from canary_rollback.core.metrics import EmfSink, MetricsSink
+from canary_rollback.core.probe_spec import ProbeSpec
+from canary_rollback.http.prober import build_session
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")

@@ -10,7 +10,7 @@ import pytest
 
 from canary_rollback.aws.alarms import AlarmReader
 from canary_rollback.aws.ecs import EcsGateway
-from canary_rollback.models import AlarmNow
+from canary_rollback.core.models import AlarmNow
 
 
 @pytest.fixture

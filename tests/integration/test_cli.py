@@ -15,7 +15,7 @@ import pytest
 
 from canary_rollback.aws.state_store import StateStore
 from canary_rollback.cli import main
-from canary_rollback.models import GuardedService
+from canary_rollback.core.models import GuardedService
 from demo.world import CLUSTER, SERVICE
 from tests.integration.conftest import LoopbackServer, alarm_event, break_with_34, make_known_good
 

@@ -14,9 +14,9 @@ import boto3
 import pytest
 
 from canary_rollback.aws.state_store import StateStore
+from canary_rollback.core.models import GuardedService
 from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.handlers import rollback as rollback_handler
-from canary_rollback.models import GuardedService
 from canary_rollback.runtime import Runtime, build_runtime
 from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE

@@ -293,7 +293,7 @@ def test_every_answer_is_audited_and_a_failed_gate_is_notified(
     # Then both answers are in the audit trail, and the failure is notified with probe, status and revision
     assert answer["hookStatus"] == "FAILED"
     from canary_rollback.aws.state_store import StateStore
-    from canary_rollback.models import GuardedService
+    from canary_rollback.core.models import GuardedService
 
     store = StateStore(boto3.client("dynamodb"), world.stack.table_name)
     history = [r for r in store.history(GuardedService("hokusai-development", "hokusai-api")) if r["kind"] == "hook"]

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from canary_rollback.errors import ConfigError, StateStoreError
+from canary_rollback.core.errors import ConfigError, StateStoreError
 from canary_rollback.handlers import probe as probe_handler
 from demo.lambda_context import FakeLambdaContext
 from tests.conftest import emf_lines, load_event

@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from canary_rollback.probe_spec import parse_probes
-from canary_rollback.prober import build_session, run_probes
+from canary_rollback.core.probe_spec import parse_probes
+from canary_rollback.http.prober import build_session, run_probes
 from tests.integration.conftest import LoopbackServer
 
 

@@ -15,10 +15,10 @@ import boto3
 import pytest
 
 from canary_rollback.aws.state_store import StateStore
-from canary_rollback.errors import EcsError
+from canary_rollback.core.errors import EcsError
+from canary_rollback.core.models import GuardedService
 from canary_rollback.handlers import rollback as rollback_handler
-from canary_rollback.idempotency import RollbackApplication
-from canary_rollback.models import GuardedService
+from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
 from demo.ecs_simulator import ImageRegistry, fake_digest
 from demo.lambda_context import FakeLambdaContext

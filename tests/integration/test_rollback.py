@@ -11,10 +11,10 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 from canary_rollback.aws.state_store import StateStore
-from canary_rollback.errors import EcsError, StateStoreError
+from canary_rollback.core.errors import EcsError, StateStoreError
+from canary_rollback.core.models import GuardedService
 from canary_rollback.handlers import rollback as rollback_handler
-from canary_rollback.idempotency import RollbackApplication
-from canary_rollback.models import GuardedService
+from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
 from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE
@@ -313,7 +313,7 @@ def _concurrent(
     def worker(index: int, event: dict[str, Any]) -> None:
         try:
             dedup = RollbackApplication(build_runtime(world.stack.function_env, need_probes=False, clock=world.clock))
-            from canary_rollback.alarm_events import parse_alarm_event
+            from canary_rollback.rollback.alarm_events import parse_alarm_event
 
             barrier.wait()
             results[index] = dedup.respond(parse_alarm_event(event), FakeLambdaContext("RollbackFunction"))

@@ -14,10 +14,10 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from canary_rollback.aws.clients import AwsClients
 from canary_rollback.aws.state_store import StateStore
 from canary_rollback.cli import main as cli
-from canary_rollback.errors import ReportingError
+from canary_rollback.core.errors import ReportingError
+from canary_rollback.core.models import GuardedService
 from canary_rollback.handlers import rollback as rollback_handler
-from canary_rollback.idempotency import RollbackApplication
-from canary_rollback.models import GuardedService
+from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
 from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE

@@ -21,7 +21,7 @@ import pytest
 from canary_rollback.aws.clients import AwsClients
 from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.handlers import rollback as rollback_handler
-from canary_rollback.idempotency import RollbackApplication
+from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
 from demo.ecs_simulator import ImageRegistry, fake_digest
 from demo.lambda_context import FakeLambdaContext
@@ -121,7 +121,7 @@ def test_functions_fit_lambda_limits_and_the_probe_budget() -> None:
     for name in FUNCTIONS:
         timeout = RESOURCES[name]["Properties"]["Timeout"]
         assert 1 <= timeout <= 900, name
-    from canary_rollback.probe_spec import MAX_TIMEOUT_MS
+    from canary_rollback.core.probe_spec import MAX_TIMEOUT_MS
 
     # every probe runs concurrently; the slowest allowed probe plus AWS calls must fit the function timeout
     assert RESOURCES["ProbeFunction"]["Properties"]["Timeout"] >= MAX_TIMEOUT_MS / 1000 + 20
@@ -152,7 +152,7 @@ def test_environment_covers_the_spec_variables() -> None:
     }  # fmt: skip
     assert spec <= set(env)
     # the default probes parameter is valid probe JSON
-    from canary_rollback.probe_spec import parse_probes_json
+    from canary_rollback.core.probe_spec import parse_probes_json
 
     names = [p.name for p in parse_probes_json(TEMPLATE["Parameters"]["Probes"]["Default"])]
     assert names == ["mlflow-proxy", "auth-service"]
@@ -265,7 +265,7 @@ def test_ecs_deployment_events_of_the_guarded_service_reach_the_probe_function()
     assert pattern["source"] == ["aws.ecs"]
     assert pattern["detail-type"] == ["ECS Deployment State Change"]
     assert pattern["resources"] == [f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/hokusai-development/hokusai-api"]
-    from canary_rollback.watch import DEPLOYMENT_EVENT_NAMES
+    from canary_rollback.watch.lease import DEPLOYMENT_EVENT_NAMES
 
     assert set(pattern["detail"]["eventName"]) == DEPLOYMENT_EVENT_NAMES
     # the sample event matches the rule as written
@@ -547,7 +547,7 @@ HOOK_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-DeploymentHookFu
 
 
 def test_hook_function_resolves_and_fits_the_probe_budget() -> None:
-    from canary_rollback.probe_spec import MAX_TIMEOUT_MS
+    from canary_rollback.core.probe_spec import MAX_TIMEOUT_MS
 
     props = RESOURCES[HOOK]["Properties"]
     module_name, attribute = props["Handler"].rsplit(".", 1)
@@ -886,7 +886,7 @@ def test_fleet_template_is_cfn_lint_clean() -> None:
 
 
 def test_fleet_nests_this_template_with_valid_parameters_for_two_distinct_services() -> None:
-    from canary_rollback.probe_spec import parse_probes_json
+    from canary_rollback.core.probe_spec import parse_probes_json
 
     fleet = load_template(FLEET)
     applications = {n: r for n, r in fleet["Resources"].items() if r["Type"] == "AWS::Serverless::Application"}

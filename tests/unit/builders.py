@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from canary_rollback.models import Deployment, ServiceObservation
+from canary_rollback.core.models import Deployment, ServiceObservation
 
 T0 = datetime(2026, 11, 26, 18, 30, tzinfo=UTC)
 PREFIX = "arn:aws:ecs:us-east-1:123456789012:task-definition/hokusai-api-development:"

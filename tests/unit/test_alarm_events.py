@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from canary_rollback.alarm_events import parse_alarm_event
+from canary_rollback.rollback.alarm_events import parse_alarm_event
 from tests.conftest import load_event
 
 

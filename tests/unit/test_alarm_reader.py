@@ -8,8 +8,8 @@ import pytest
 from botocore.stub import Stubber
 
 from canary_rollback.aws.alarms import AlarmReader
-from canary_rollback.errors import AlarmLookupError
-from canary_rollback.models import AlarmNow
+from canary_rollback.core.errors import AlarmLookupError
+from canary_rollback.core.models import AlarmNow
 
 
 def reader_with(response: dict[str, object] | None = None, error: str | None = None) -> AlarmReader:

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from canary_rollback.config import load_settings, require_rollback_settings
-from canary_rollback.errors import ConfigError
-from canary_rollback.models import GuardedService
+from canary_rollback.core.config import load_settings, require_rollback_settings
+from canary_rollback.core.errors import ConfigError
+from canary_rollback.core.models import GuardedService
 
 PROBES = json.dumps([{"name": "p", "url": "http://127.0.0.1:1/"}])
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from canary_rollback.decision import RollbackSettings, decide_rollback, parse_alarm_time
-from canary_rollback.models import AlarmNow, AlarmSignal, KnownGood, PauseFlag, ServiceObservation, ServiceState
-from canary_rollback.rollback_lock import RollbackRecord
+from canary_rollback.core.models import AlarmNow, AlarmSignal, KnownGood, PauseFlag, ServiceObservation, ServiceState
+from canary_rollback.core.rollback_record import RollbackRecord
+from canary_rollback.rollback.decision import RollbackSettings, decide_rollback, parse_alarm_time
 from tests.unit.builders import T0, rev, rolling, steady
 
 NOW = T0 + timedelta(hours=1)

@@ -9,7 +9,7 @@ import pytest
 from botocore.stub import Stubber
 
 from canary_rollback.aws.ecs import EcsGateway
-from canary_rollback.errors import EcsError
+from canary_rollback.core.errors import EcsError
 
 ARN = "arn:aws:ecs:us-east-1:123456789012:task-definition/hokusai-api-development:31"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from canary_rollback.aws.ecs import deployment_strategy, observation_from_service, task_definition_arn
-from canary_rollback.errors import EcsError
+from canary_rollback.core.errors import EcsError
 from tests.unit.builders import SERVICE_ARN, rev
 
 

@@ -7,9 +7,9 @@ import base64
 import pytest
 import requests
 
-from canary_rollback.errors import SecretUnavailable
-from canary_rollback.probe_spec import parse_probes
-from canary_rollback.prober import probe_once, request_headers
+from canary_rollback.core.errors import SecretUnavailable
+from canary_rollback.core.probe_spec import parse_probes
+from canary_rollback.http.prober import probe_once, request_headers
 
 
 def _spec(**fields: object):  # type: ignore[no-untyped-def]

@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from canary_rollback.hook_gate import (
+from canary_rollback.core.models import GuardedService, ProbeResult
+from canary_rollback.core.probe_spec import ProbeSpec
+from canary_rollback.gate.stages import (
     HookEvent,
     HookEventError,
     HookSettings,
@@ -17,8 +19,6 @@ from canary_rollback.hook_gate import (
     service_key,
     stage_probes,
 )
-from canary_rollback.models import GuardedService, ProbeResult
-from canary_rollback.probe_spec import ProbeSpec
 
 PREFIX = "arn:aws:ecs:us-east-1:123456789012"
 SERVICE_ARN = f"{PREFIX}:service/hokusai-development/hokusai-api"

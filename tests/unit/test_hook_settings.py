@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from canary_rollback.config import load_settings, require_hook_settings
-from canary_rollback.errors import ConfigError
-from canary_rollback.metrics import hook_metrics
-from canary_rollback.models import GuardedService, ProbeResult
-from canary_rollback.probe_spec import parse_probes
+from canary_rollback.core.config import load_settings, require_hook_settings
+from canary_rollback.core.errors import ConfigError
+from canary_rollback.core.metrics import hook_metrics
+from canary_rollback.core.models import GuardedService, ProbeResult
+from canary_rollback.core.probe_spec import parse_probes
 from tests.unit.builders import T0
 
 PROBES = json.dumps([{"name": "p", "url": "http://127.0.0.1:1/"}])
@@ -85,7 +85,7 @@ def test_hook_metrics_carry_the_stage_at_high_resolution_and_never_the_rollback_
 
 
 def test_emf_sink_marks_only_high_resolution_data(capsys: pytest.CaptureFixture[str]) -> None:
-    from canary_rollback.metrics import EmfSink, MetricDatum, service_metric
+    from canary_rollback.core.metrics import EmfSink, MetricDatum, service_metric
     from tests.conftest import emf_lines
 
     dims = (("service", "svc"), ("Probe", "p"), ("Stage", "POST_TEST_TRAFFIC_SHIFT"))

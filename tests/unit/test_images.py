@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from canary_rollback.images import ImageReference, ImageReferenceError, parse_image, pin
+from canary_rollback.core.images import ImageReference, ImageReferenceError, parse_image, pin
 
 D1 = "sha256:" + "a" * 64
 D2 = "sha256:" + "b" * 64

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from canary_rollback.metrics import probe_run_metrics, service_metric
-from canary_rollback.models import ProbeResult
+from canary_rollback.core.metrics import probe_run_metrics, service_metric
+from canary_rollback.core.models import ProbeResult
 from tests.unit.builders import T0
 
 RESULTS = [

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from canary_rollback.models import AlarmSignal, Decision, GuardedService
-from canary_rollback.notifications import decision_notification, recovery_notification, revision_label
-from canary_rollback.rollback_lock import RollbackRecord
-from canary_rollback.tracking import RecoveryEvent
+from canary_rollback.core.models import AlarmSignal, Decision, GuardedService
+from canary_rollback.core.notifications import decision_notification, recovery_notification, revision_label
+from canary_rollback.core.rollback_record import RollbackRecord
+from canary_rollback.probe.tracking import RecoveryEvent
 from tests.unit.builders import T0, rev
 
 GUARDED = GuardedService("hokusai-development", "hokusai-api")

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from canary_rollback.errors import ConfigError
-from canary_rollback.probe_spec import ProbeSpec, parse_probes, parse_probes_json
+from canary_rollback.core.errors import ConfigError
+from canary_rollback.core.probe_spec import ProbeSpec, parse_probes, parse_probes_json
 
 SEED = [
     {

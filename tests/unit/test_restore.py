@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from canary_rollback.models import KnownGood, TaskDefinitionSnapshot
-from canary_rollback.restore import COPIED_FROM_TAG, plan_rollback_target
+from canary_rollback.core.models import KnownGood, TaskDefinitionSnapshot
+from canary_rollback.rollback.restore import COPIED_FROM_TAG, plan_rollback_target
 from tests.unit.builders import T0, rev
 
 D_API = "sha256:" + "1" * 64

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from canary_rollback.models import KnownGood, ServiceState, TaskDefinitionSnapshot
-from canary_rollback.snapshots import SnapshotCapture, agreed_digests
-from canary_rollback.tracking import track_run
+from canary_rollback.core.models import KnownGood, ServiceState, TaskDefinitionSnapshot
+from canary_rollback.probe.snapshots import agreed_digests
+from canary_rollback.probe.tracking import SnapshotCapture, track_run
 from tests.unit.builders import T0, rev, steady
 
 D1 = "sha256:" + "1" * 64

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from canary_rollback.models import Deployment, KnownGood, ServiceObservation, ServiceState
-from canary_rollback.rollback_lock import RollbackRecord
-from canary_rollback.tracking import track_run, track_watch_round
+from canary_rollback.core.models import Deployment, KnownGood, ServiceObservation, ServiceState
+from canary_rollback.core.rollback_record import RollbackRecord
+from canary_rollback.probe.tracking import track_run, track_watch_round
 from tests.unit.builders import SERVICE_ARN, T0, rev, rolling, steady
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from canary_rollback.models import GuardedService, RollbackRecord, ServiceState
-from canary_rollback.tracking import recovery_pending, track_watch_round
-from canary_rollback.watch import (
+from canary_rollback.core.models import GuardedService, RollbackRecord, ServiceState
+from canary_rollback.probe.tracking import recovery_pending, track_watch_round
+from canary_rollback.watch.lease import (
     DeploymentEvent,
     Ignored,
     WatchLease,

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
-from canary_rollback.errors import AlarmLookupError
-from canary_rollback.models import AlarmNow
-from canary_rollback.observability import logger
+from canary_rollback.core.errors import AlarmLookupError
+from canary_rollback.core.models import AlarmNow
+from canary_rollback.core.observability import logger
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
-from canary_rollback.errors import ReportingError
-from canary_rollback.metrics import MetricDatum
+from canary_rollback.core.errors import ReportingError
+from canary_rollback.core.metrics import MetricDatum
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient

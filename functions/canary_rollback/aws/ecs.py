@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
-from canary_rollback.errors import EcsError
-from canary_rollback.models import Deployment, GuardedService, ServiceObservation, TaskDefinitionSnapshot
+from canary_rollback.core.errors import EcsError
+from canary_rollback.core.models import Deployment, GuardedService, ServiceObservation, TaskDefinitionSnapshot
 
 if TYPE_CHECKING:
     from mypy_boto3_ecs import ECSClient

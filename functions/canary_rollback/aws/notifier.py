@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
-from canary_rollback.errors import ReportingError
-from canary_rollback.notifications import Notification
+from canary_rollback.core.errors import ReportingError
+from canary_rollback.core.notifications import Notification
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient

@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.utilities.parameters import GetParameterError, SecretsProvider, SSMProvider
 
-from canary_rollback.errors import ConfigError, SecretUnavailable
-from canary_rollback.probe_spec import ProbeSpec, parse_probes_json
+from canary_rollback.core.errors import ConfigError, SecretUnavailable
+from canary_rollback.core.probe_spec import ProbeSpec, parse_probes_json
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

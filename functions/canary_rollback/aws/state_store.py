@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
-from canary_rollback.errors import StateConflict, StateStoreError
-from canary_rollback.models import (
+from canary_rollback.core.errors import StateConflict, StateStoreError
+from canary_rollback.core.models import (
     Candidate,
     GuardedService,
     KnownGood,
     PauseFlag,
     ServiceState,
     TaskDefinitionSnapshot,
+    WatchLease,
 )
-from canary_rollback.rollback_lock import RollbackRecord
-from canary_rollback.watch import WatchLease
+from canary_rollback.core.rollback_record import RollbackRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -10,9 +10,9 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from canary_rollback.hook_run import execute_hook
-from canary_rollback.observability import logger, traced
-from canary_rollback.probe_run import run_deadline
+from canary_rollback.core.observability import logger, traced
+from canary_rollback.gate.run import execute_hook
+from canary_rollback.probe.run import run_deadline
 from canary_rollback.runtime import Lazy, Runtime, build_runtime
 
 runtime: Lazy[Runtime] = Lazy(lambda: build_runtime(need_probes=True))

@@ -7,11 +7,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from canary_rollback.deployment_watch import watch_deployment
-from canary_rollback.observability import logger, traced
-from canary_rollback.probe_run import execute_probe_run, run_deadline
+from canary_rollback.core.observability import logger, traced
+from canary_rollback.probe.run import execute_probe_run, run_deadline
 from canary_rollback.runtime import Lazy, Runtime, build_runtime
-from canary_rollback.watch import looks_like_deployment_event
+from canary_rollback.watch.lease import looks_like_deployment_event
+from canary_rollback.watch.run import watch_deployment
 
 runtime: Lazy[Runtime] = Lazy(lambda: build_runtime(need_probes=True))
 

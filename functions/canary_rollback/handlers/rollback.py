@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from canary_rollback.idempotency import RollbackApplication
-from canary_rollback.observability import logger, traced
+from canary_rollback.core.observability import logger, traced
+from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import Lazy, build_runtime
 
 application: Lazy[RollbackApplication] = Lazy(lambda: RollbackApplication(build_runtime(need_probes=False)))

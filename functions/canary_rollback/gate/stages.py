@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from canary_rollback.errors import CanaryRollbackError
-from canary_rollback.models import GuardedService, ProbeResult
-from canary_rollback.probe_spec import ProbeSpec
+from canary_rollback.core.errors import CanaryRollbackError
+from canary_rollback.core.models import GuardedService, ProbeResult
+from canary_rollback.core.probe_spec import ProbeSpec
 
 HookStatus = Literal["SUCCEEDED", "FAILED", "IN_PROGRESS"]
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from canary_rollback.models import AlarmNow, AlarmSignal, Decision, ServiceObservation, ServiceState
-from canary_rollback.rollback_lock import Claim
+from canary_rollback.core.models import AlarmNow, AlarmSignal, Decision, ServiceObservation, ServiceState
+from canary_rollback.core.rollback_record import Claim
 
 NO_LONGER_FIRING = frozenset({"OK", "INSUFFICIENT_DATA"})
 

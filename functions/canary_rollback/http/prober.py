@@ -16,9 +16,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from canary_rollback.errors import SecretUnavailable
-from canary_rollback.models import FailureReason, ProbeResult
-from canary_rollback.probe_spec import ProbeSpec
+from canary_rollback.core.errors import SecretUnavailable
+from canary_rollback.core.models import FailureReason, ProbeResult
+from canary_rollback.core.probe_spec import ProbeSpec
 
 SecretResolver = Callable[[str], str]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.data_classes import CloudWatchAlarmEvent, EventBridgeEvent, SNSEvent
 
-from canary_rollback.models import AlarmSignal
+from canary_rollback.core.models import AlarmSignal
 
 _STATES = frozenset({"OK", "ALARM", "INSUFFICIENT_DATA"})
 

@@ -20,14 +20,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
-from canary_rollback.decision import RollbackSettings, decide_rollback
-from canary_rollback.errors import CanaryRollbackError, EcsError, StateConflict
-from canary_rollback.metrics import service_metric
-from canary_rollback.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
-from canary_rollback.notifications import decision_notification
-from canary_rollback.observability import best_effort, logger
-from canary_rollback.restore import TargetPlan, plan_rollback_target
-from canary_rollback.rollback_lock import RollbackRecord, take_lock
+from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
+from canary_rollback.core.metrics import service_metric
+from canary_rollback.core.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
+from canary_rollback.core.notifications import decision_notification
+from canary_rollback.core.observability import best_effort, logger
+from canary_rollback.core.rollback_record import RollbackRecord, take_lock
+from canary_rollback.rollback.decision import RollbackSettings, decide_rollback
+from canary_rollback.rollback.restore import TargetPlan, plan_rollback_target
 from canary_rollback.runtime import Runtime
 
 LOCK_ATTEMPTS = 5

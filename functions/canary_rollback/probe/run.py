@@ -11,16 +11,23 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.state_store import update_with_retry
-from canary_rollback.errors import EcsError
-from canary_rollback.metrics import probe_run_metrics, service_metric
-from canary_rollback.models import ProbeResult, ServiceObservation, ServiceState
-from canary_rollback.notifications import recovery_notification
-from canary_rollback.observability import logger
-from canary_rollback.prober import run_probes
+from canary_rollback.core.errors import EcsError
+from canary_rollback.core.metrics import probe_run_metrics, service_metric
+from canary_rollback.core.models import GuardedService, ProbeResult, ServiceObservation, ServiceState
+from canary_rollback.core.notifications import recovery_notification
+from canary_rollback.core.observability import logger
+from canary_rollback.http.prober import run_probes
+from canary_rollback.probe.snapshots import agreed_digests
+from canary_rollback.probe.tracking import (
+    SnapshotCapture,
+    TrackingOutcome,
+    recovery_pending,
+    track_run,
+    track_watch_round,
+)
 from canary_rollback.runtime import Runtime
-from canary_rollback.snapshots import capture_for_run
-from canary_rollback.tracking import TrackingOutcome, recovery_pending, track_run, track_watch_round
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ def execute_probe_run(
     service = runtime.ecs.describe(guarded)
     if state is None:
         state = store.load(guarded)  # read once: the snapshot's prediction and the tracking write share it
-    # Snapshot at promotion (README "How decisions are made"): captured BEFORE the write that would promote.
+    # Snapshot at promotion (docs/design.md): captured BEFORE the write that would promote.
     snapshot = (
         capture_for_run(
             runtime.ecs, state, guarded, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id
@@ -179,3 +186,39 @@ def execute_probe_run(
         runtime.notifier.publish(recovery_notification(guarded, event))
         logger.info("rollback outcome", extra={"outcome": event.outcome, "seconds": event.seconds})
     return ProbeRunReport(results, tracking, service, settings.known_good_after)
+
+
+def capture_snapshot(ecs: EcsGateway, guarded: GuardedService, arn: str) -> SnapshotCapture:
+    """The revision as registered plus the digests its running tasks report (EcsError if ECS cannot say)."""
+    snapshot = ecs.registrable_snapshot(arn)
+    digests, disagreement = agreed_digests(ecs.running_digests(guarded, arn))
+    if disagreement is not None:
+        logger.warning("known-good not promoted", extra={"arn": arn, "reason": disagreement})
+        return SnapshotCapture(arn, None, disagreement)
+    return SnapshotCapture(arn, replace(snapshot, digests=digests))
+
+
+def capture_for_run(
+    ecs: EcsGateway,
+    state: ServiceState,
+    guarded: GuardedService,
+    service: ServiceObservation,
+    run_ok: bool,
+    now: datetime,
+    known_good_after: int,
+    *,
+    before: ServiceObservation | None = None,
+    run_id: str | None = None,
+) -> SnapshotCapture:
+    """Predict this run with the same pure tracking function; capture only when it would promote, so the other
+    runs make no extra ECS calls. A run that was not predicted to promote (the state moved meanwhile) gets a
+    capture without snapshot, which `attach` refuses: no revision is ever promoted without its snapshot."""
+    arn = service.task_definition_arn
+    predicted = track_run(state, service, run_ok, now, known_good_after, before=before, run_id=run_id)
+    if predicted.promoted is None:
+        return SnapshotCapture(arn, None, "no snapshot was captured in this run (it was not expected to promote)")
+    try:
+        return capture_snapshot(ecs, guarded, arn)
+    except EcsError as exc:
+        logger.warning("snapshot not captured", extra={"arn": arn, "error": str(exc)})
+        return SnapshotCapture(arn, None, f"its snapshot could not be captured ({exc})")

@@ -12,9 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from canary_rollback.config import require_hook_settings
-from canary_rollback.errors import CanaryRollbackError
-from canary_rollback.hook_gate import (
+from canary_rollback.core.config import require_hook_settings
+from canary_rollback.core.errors import CanaryRollbackError
+from canary_rollback.core.metrics import hook_metrics
+from canary_rollback.core.models import GuardedService, ProbeResult
+from canary_rollback.core.notifications import hook_failure_notification
+from canary_rollback.core.observability import best_effort, logger
+from canary_rollback.gate.stages import (
     HookAnswer,
     HookEvent,
     HookEventError,
@@ -23,11 +27,7 @@ from canary_rollback.hook_gate import (
     parse_hook_event,
     plan_hook,
 )
-from canary_rollback.metrics import hook_metrics
-from canary_rollback.models import GuardedService, ProbeResult
-from canary_rollback.notifications import hook_failure_notification
-from canary_rollback.observability import best_effort, logger
-from canary_rollback.prober import run_probes
+from canary_rollback.http.prober import run_probes
 from canary_rollback.runtime import Runtime
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from canary_rollback.models import GuardedService
+from canary_rollback.core.models import GuardedService, WatchLease
 
 DEPLOYMENT_SOURCE = "aws.ecs"
 DEPLOYMENT_DETAIL_TYPE = "ECS Deployment State Change"
@@ -89,26 +89,6 @@ def service_matches(service_arn: str, guarded: GuardedService) -> bool:
 # ---- the lease: at most one watch loop per service -------------------------------------------------------
 
 LeaseAction = Literal["start", "extend", "handover"]
-
-
-@dataclass(frozen=True)
-class WatchLease:
-    """The StateTable item (sk `watch`) naming the one invocation that runs the watch loop.
-
-    `holder_until` is when that invocation stops running rounds (its deadline less a margin); `watch_until` is
-    the last deployment event's arrival plus WATCH_SECONDS; `heartbeat_at` is written before every round, so
-    a holder that died is noticed long before its deadline.
-    """
-
-    holder: str
-    holder_until: datetime
-    watch_until: datetime
-    heartbeat_at: datetime
-    last_event: str
-    version: int = 0
-
-    def alive(self, now: datetime, stale_after: timedelta) -> bool:
-        return now < self.watch_until and now < self.holder_until and now - self.heartbeat_at <= stale_after
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from canary_rollback.errors import ConfigError
-from canary_rollback.models import GuardedService
-from canary_rollback.probe_spec import ProbeSpec, parse_probes_json
+from canary_rollback.core.errors import ConfigError
+from canary_rollback.core.models import GuardedService
+from canary_rollback.core.probe_spec import ProbeSpec, parse_probes_json
 
 MetricsSink = Literal["emf", "cloudwatch"]
 

@@ -14,16 +14,15 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from canary_rollback.aws.state_store import StateStore
-from canary_rollback.errors import CanaryRollbackError, StateConflict, StateStoreError
-from canary_rollback.models import GuardedService
-from canary_rollback.observability import logger
-from canary_rollback.probe_run import execute_probe_run
-from canary_rollback.probe_spec import ProbeSpec
+from canary_rollback.core.errors import CanaryRollbackError, StateConflict, StateStoreError
+from canary_rollback.core.models import GuardedService, WatchLease
+from canary_rollback.core.observability import logger
+from canary_rollback.core.probe_spec import ProbeSpec
+from canary_rollback.probe.run import execute_probe_run
 from canary_rollback.runtime import Runtime
-from canary_rollback.watch import (
+from canary_rollback.watch.lease import (
     Ignored,
     LeaseDecision,
-    WatchLease,
     decide_lease,
     next_round_at,
     parse_deployment_event,

@@ -6,10 +6,10 @@ The stored shapes (state item, rollback record, pause flag) are described in doc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from canary_rollback.rollback_lock import Claim, RollbackRecord
+from canary_rollback.core.rollback_record import Claim, RollbackRecord
 
 FailureReason = Literal["status", "body", "latency", "timeout", "connection", "tls", "error"]
 TARGET_REASONS: frozenset[str] = frozenset({"status", "body", "latency", "timeout", "connection", "tls"})
@@ -200,3 +200,30 @@ class Decision:
     notify: bool = False
     # How a `rolled_back` decision holds the lock: a fresh lock, its own dead attempt's, or an abandoned one's.
     claim: Claim = "free"
+
+
+@dataclass(frozen=True)
+class RecoveryEvent:
+    outcome: str  # "recovered" | "not_recovered"
+    rollback: RollbackRecord
+    seconds: float | None  # decision -> first all-pass run on the steady target
+
+
+@dataclass(frozen=True)
+class WatchLease:
+    """The StateTable item (sk `watch`) naming the one invocation that runs the watch loop.
+
+    `holder_until` is when that invocation stops running rounds (its deadline less a margin); `watch_until` is
+    the last deployment event's arrival plus WATCH_SECONDS; `heartbeat_at` is written before every round, so
+    a holder that died is noticed long before its deadline.
+    """
+
+    holder: str
+    holder_until: datetime
+    watch_until: datetime
+    heartbeat_at: datetime
+    last_event: str
+    version: int = 0
+
+    def alive(self, now: datetime, stale_after: timedelta) -> bool:
+        return now < self.watch_until and now < self.holder_until and now - self.heartbeat_at <= stale_after

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from canary_rollback.errors import ConfigError
+from canary_rollback.core.errors import ConfigError
 
 AuthScheme = Literal["Bearer", "Basic"]
 

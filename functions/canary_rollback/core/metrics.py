@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
-from canary_rollback.models import ProbeResult
+from canary_rollback.core.models import ProbeResult
 
 Unit = Literal["Count", "Milliseconds", "Seconds"]
 

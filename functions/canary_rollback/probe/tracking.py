@@ -10,20 +10,38 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from canary_rollback.models import Candidate, KnownGood, ServiceObservation, ServiceState
-from canary_rollback.rollback_lock import RollbackRecord
-
-if TYPE_CHECKING:
-    from canary_rollback.snapshots import SnapshotCapture
+from canary_rollback.core.models import (
+    Candidate,
+    KnownGood,
+    RecoveryEvent,
+    ServiceObservation,
+    ServiceState,
+    TaskDefinitionSnapshot,
+)
+from canary_rollback.core.rollback_record import RollbackRecord
 
 
 @dataclass(frozen=True)
-class RecoveryEvent:
-    outcome: str  # "recovered" | "not_recovered"
-    rollback: RollbackRecord
-    seconds: float | None  # decision -> first all-pass run on the steady target
+class SnapshotCapture:
+    arn: str
+    snapshot: TaskDefinitionSnapshot | None  # None when it cannot be promoted (see `refusal`)
+    refusal: str | None = None
+
+    def attach(
+        self, previous: KnownGood | None, promoted: KnownGood, note: str
+    ) -> tuple[KnownGood | None, KnownGood | None, str]:
+        """Promote with the snapshot, or keep the previous known-good and say why not."""
+        if self.arn != promoted.arn or self.snapshot is None:
+            why = self.refusal or "no snapshot of this revision was captured in this run"
+            return previous, None, f"not promoted: {why}"
+        if self.snapshot.digests:
+            digests = ", ".join(f"{name} {digest}" for name, digest in sorted(self.snapshot.digests.items()))
+            detail = f"; images ran as {digests}"
+        else:
+            detail = "; no running task reported an image digest: its images cannot be pinned"
+        with_snapshot = replace(promoted, reason=promoted.reason + detail, snapshot=self.snapshot)
+        return with_snapshot, with_snapshot, note
 
 
 @dataclass(frozen=True)
@@ -47,7 +65,7 @@ def track_run(
 ) -> TrackingOutcome:
     """Advance the streak with one run. `service` is the service as the run ended, `before` as it began
     (None: the caller observed it once); `run_id` is the scheduled event's id, so an async retry of a run
-    that was already counted changes nothing. `snapshot`: what `snapshots.capture_for_run` saw; a promotion
+    that was already counted changes nothing. `snapshot`: what the run captured (probe/run.py); a promotion
     takes it or does not happen (None: promote without one, as versions before snapshots did)."""
     if run_id is not None and state.last_run_id == run_id:
         return TrackingOutcome(state, None, None, f"run {run_id} was already counted (a retried delivery)")

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from canary_rollback.models import AlarmSignal, Decision, GuardedService
-from canary_rollback.tracking import RecoveryEvent
+from canary_rollback.core.models import AlarmSignal, Decision, GuardedService, RecoveryEvent
 
 _SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 

@@ -13,8 +13,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-from canary_rollback.images import ImageReferenceError, parse_image, pin
-from canary_rollback.models import KnownGood, TaskDefinitionSnapshot
+from canary_rollback.core.images import ImageReferenceError, parse_image, pin
+from canary_rollback.core.models import KnownGood, TaskDefinitionSnapshot
 
 COPIED_FROM_TAG = "canary-rollback:copied-from"
 

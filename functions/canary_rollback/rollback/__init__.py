@@ -1,0 +1,7 @@
+"""The rollback: an alarm in ALARM -> the last known-good revision (docs/design.md, decision table).
+
+Flow: handlers/rollback.py -> run.py (idempotent application) -> alarm_events.py (event -> AlarmSignal)
+-> responder.py (lock, decide, restore plan, UpdateService, report) -> decision.py (the table, pure)
+-> restore.py (pinned copy or the known-good as it is, pure).
+Entry: run.py. May touch: core, runtime. Never the probe pipeline.
+"""
