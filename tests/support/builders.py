@@ -1,4 +1,4 @@
-"""Small builders for domain values in unit tests."""
+"""Small builders for domain values: revisions, service observations, the moment tests start."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ from canary_rollback.watch.lease import (
     watch_end,
 )
 from tests.conftest import load_event
-from tests.unit.builders import SERVICE_ARN, T0, rev, rolling, steady
+from tests.support.builders import SERVICE_ARN, T0, rev, rolling, steady
 
 GUARDED = GuardedService("hokusai-development", "hokusai-api")
 STALE = timedelta(seconds=35)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from canary_rollback.core.rollback_record import LEGACY_LEASE, RollbackRecord, take_lock
-from tests.unit.builders import T0, rev
+from tests.support.builders import T0, rev
 
 LEASE = timedelta(seconds=150)
 

@@ -13,9 +13,9 @@ from canary_rollback.aws.state_store import item_from_state, state_from_item
 from canary_rollback.core.errors import StateStoreError
 from canary_rollback.core.models import Candidate, KnownGood, PauseFlag, ServiceState, TaskDefinitionSnapshot
 from canary_rollback.core.rollback_record import RollbackRecord
-from tests.unit.builders import T0, rev
+from tests.support.builders import T0, rev
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "state_items"
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures" / "state_items"
 
 
 def test_full_state_round_trips() -> None:

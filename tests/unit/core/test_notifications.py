@@ -4,7 +4,7 @@ from canary_rollback.core.models import AlarmSignal, Decision, GuardedService
 from canary_rollback.core.notifications import decision_notification, recovery_notification, revision_label
 from canary_rollback.core.rollback_record import RollbackRecord
 from canary_rollback.probe.tracking import RecoveryEvent
-from tests.unit.builders import T0, rev
+from tests.support.builders import T0, rev
 
 GUARDED = GuardedService("hokusai-development", "hokusai-api")
 ALARM = AlarmSignal("RollbackAlarm", "ALARM", "OK", "Threshold Crossed", "t", "eventbridge")

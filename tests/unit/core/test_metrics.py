@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from canary_rollback.core.metrics import probe_run_metrics, service_metric
 from canary_rollback.core.models import ProbeResult
-from tests.unit.builders import T0
+from tests.support.builders import T0
 
 RESULTS = [
     ProbeResult("mlflow-proxy", False, 404, 12.5, "status"),

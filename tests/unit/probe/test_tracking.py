@@ -8,7 +8,7 @@ from datetime import timedelta
 from canary_rollback.core.models import Deployment, KnownGood, ServiceObservation, ServiceState
 from canary_rollback.core.rollback_record import RollbackRecord
 from canary_rollback.probe.tracking import track_run, track_watch_round
-from tests.unit.builders import SERVICE_ARN, T0, rev, rolling, steady
+from tests.support.builders import SERVICE_ARN, T0, rev, rolling, steady
 
 
 def run_many(state: ServiceState, observations: list[tuple[ServiceObservation, bool]]) -> ServiceState:

@@ -8,7 +8,7 @@ import pytest
 
 from canary_rollback.core.models import KnownGood, TaskDefinitionSnapshot
 from canary_rollback.rollback.restore import COPIED_FROM_TAG, plan_rollback_target
-from tests.unit.builders import T0, rev
+from tests.support.builders import T0, rev
 
 D_API = "sha256:" + "1" * 64
 D_SIDECAR = "sha256:" + "2" * 64

@@ -26,7 +26,7 @@ from demo.world import CLUSTER, FAMILY, SERVICE, IncidentWorld
 from tests.integration.conftest import alarm_event, break_with_34, make_known_good
 
 GUARDED = GuardedService(CLUSTER, SERVICE)
-FIXTURES = Path(__file__).parent.parent / "fixtures" / "state_items"
+FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "state_items"
 GOOD = fake_digest("api built from main on Monday")
 BAD = fake_digest("api built from main with the routing change")
 OTHER = fake_digest("api built from main on Tuesday")
@@ -360,8 +360,8 @@ def test_running_digests_reads_every_page_and_describes_in_batches_of_100(tag_wo
 def test_whichever_attempt_finishes_a_pinned_rollback_the_copy_becomes_the_known_good_with_its_snapshot(
     tag_world: IncidentWorld, registry: ImageRegistry, death: str
 ) -> None:
-    from tests.integration.test_rollback_safety import Killed, app_that_dies, fresh_container
-    from tests.integration.test_rollback_safety import invoke as invoke_with_deadline
+    from tests.integration.rollback.test_safety import Killed, app_that_dies, fresh_container
+    from tests.integration.rollback.test_safety import invoke as invoke_with_deadline
 
     # Given a pinned rollback whose invocation died after registering the copy: before UpdateService (its
     # retry resumes it) or right after it (the next alarm, after the lease, takes it over)

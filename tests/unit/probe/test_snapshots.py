@@ -7,7 +7,7 @@ from datetime import timedelta
 from canary_rollback.core.models import KnownGood, ServiceState, TaskDefinitionSnapshot
 from canary_rollback.probe.snapshots import agreed_digests
 from canary_rollback.probe.tracking import SnapshotCapture, track_run
-from tests.unit.builders import T0, rev, steady
+from tests.support.builders import T0, rev, steady
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64

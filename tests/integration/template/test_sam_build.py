@@ -12,7 +12,7 @@ import pytest
 import s3transfer
 
 from tests.conftest import REPO
-from tests.integration.test_template import sam_cli, sam_env
+from tests.integration.template.test_template import sam_cli, sam_env
 
 
 def python312_env() -> dict[str, str]:

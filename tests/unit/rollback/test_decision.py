@@ -10,7 +10,7 @@ import pytest
 from canary_rollback.core.models import AlarmNow, AlarmSignal, KnownGood, PauseFlag, ServiceObservation, ServiceState
 from canary_rollback.core.rollback_record import RollbackRecord
 from canary_rollback.rollback.decision import RollbackSettings, decide_rollback, parse_alarm_time
-from tests.unit.builders import T0, rev, rolling, steady
+from tests.support.builders import T0, rev, rolling, steady
 
 NOW = T0 + timedelta(hours=1)
 SETTINGS = RollbackSettings(cooldown_seconds=900, dry_run=False, max_alarm_age_seconds=600, lock_lease_seconds=150)

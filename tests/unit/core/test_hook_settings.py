@@ -11,7 +11,7 @@ from canary_rollback.core.errors import ConfigError
 from canary_rollback.core.metrics import hook_metrics
 from canary_rollback.core.models import GuardedService, ProbeResult
 from canary_rollback.core.probe_spec import parse_probes
-from tests.unit.builders import T0
+from tests.support.builders import T0
 
 PROBES = json.dumps([{"name": "p", "url": "http://127.0.0.1:1/"}])
 

@@ -6,7 +6,7 @@ import pytest
 
 from canary_rollback.aws.ecs import deployment_strategy, observation_from_service, task_definition_arn
 from canary_rollback.core.errors import EcsError
-from tests.unit.builders import SERVICE_ARN, rev
+from tests.support.builders import SERVICE_ARN, rev
 
 
 def test_family_revision_becomes_an_arn_in_the_service_account_and_region() -> None:
