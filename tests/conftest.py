@@ -1,5 +1,5 @@
-"""Shared fixtures. Nothing here can reach real AWS: credentials are fake and every client is pointed at a
-loopback address (a discard port until a test asks for the moto server)."""
+"""Fixtures every tier shares. Nothing here can reach real AWS: credentials are fake and every client is pointed
+at a loopback address (a discard port until a test asks for the moto server). Helpers live in tests/support/."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,14 +25,6 @@ os.environ.update(
 os.environ.pop("POWERTOOLS_DEV", None)  # it silences EMF output, which metric tests read
 for _var in ("PROBES", "PROBES_PARAMETER", "CLUSTER_NAME", "SERVICE_NAME", "STATE_TABLE", "DRY_RUN"):
     os.environ.pop(_var, None)
-
-REPO = Path(__file__).resolve().parent.parent
-EVENTS = REPO / "events"
-
-
-def load_event(name: str) -> dict[str, Any]:
-    data: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
-    return data
 
 
 @pytest.fixture(scope="session")
@@ -68,16 +59,6 @@ def handlers_reset() -> Iterator[None]:
     probe.runtime.set(None)
     hook.runtime.set(None)
     rollback.application.set(None)
-
-
-def emf_lines(text: str) -> list[dict[str, Any]]:
-    """The EMF blobs among captured stdout lines."""
-    blobs = []
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("{") and '"_aws"' in line:
-            blobs.append(json.loads(line))
-    return blobs
 
 
 class _JsonLines(logging.Handler):

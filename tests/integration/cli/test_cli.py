@@ -10,14 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from canary_rollback.aws.state_store import StateStore
 from canary_rollback.cli import main
-from canary_rollback.core.models import GuardedService
 from demo.world import CLUSTER, SERVICE
-from tests.integration.conftest import LoopbackServer, alarm_event, break_with_34, make_known_good
+from tests.support.invoke import ROLLBACK, invoke
+from tests.support.servers import LoopbackServer
+from tests.support.world import GUARDED, alarm_event, break_with_34, make_known_good, store
 
 
 def run(world: Any, *argv: str) -> tuple[int, str]:
@@ -46,12 +45,9 @@ def test_status_shows_current_known_good_and_streak(world: Any) -> None:
 
 
 def test_history_lists_decisions_newest_first(world: Any) -> None:
-    from canary_rollback.handlers import rollback as rollback_handler
-    from demo.lambda_context import FakeLambdaContext
-
     make_known_good(world)
     break_with_34(world)
-    rollback_handler.handler(alarm_event(world), FakeLambdaContext("RollbackFunction"))
+    invoke(ROLLBACK, alarm_event(world))
     code, text = run(world, "history")
     assert code == 0
     lines = text.splitlines()
@@ -80,11 +76,11 @@ def test_mark_known_good_bootstraps_and_is_audited_then_rollback_dry_run_targets
     )
     assert code == 0
     assert f"known-good of {CLUSTER}/{SERVICE} is now {world.revisions[30]}" in text
-    state = StateStore(boto3.client("dynamodb"), world.stack.table_name).load(GuardedService(CLUSTER, SERVICE))
+    state = store(world).load(GUARDED)
     assert state.known_good is not None
     assert state.known_good.arn == world.revisions[30]
     assert "last release before the change" in state.known_good.reason
-    history = StateStore(boto3.client("dynamodb"), world.stack.table_name).history(GuardedService(CLUSTER, SERVICE))
+    history = store(world).history(GUARDED)
     assert history[0]["kind"] == "manual-known-good"
 
     code, raw = run(world, "--json", "rollback", "--dry-run")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -14,39 +13,14 @@ import pytest
 from canary_rollback.aws.clients import AwsClients
 from canary_rollback.handlers import hook as hook_handler
 from canary_rollback.runtime import build_runtime
-from demo.lambda_context import FakeLambdaContext
-from tests.conftest import emf_lines, load_event
-from tests.integration.conftest import LoopbackServer, probes_json
+from tests.support.events import emf_lines, load_event
+from tests.support.invoke import HOOK, invoke
+from tests.support.servers import LoopbackServer, probes_json
+from tests.support.world import GUARDED, store
 
-GUARDED = {"CLUSTER_NAME": "hokusai-development", "SERVICE_NAME": "hokusai-api"}
+GUARDED_ENV = {"CLUSTER_NAME": "hokusai-development", "SERVICE_NAME": "hokusai-api"}
 GREEN = "arn:aws:ecs:us-east-1:123456789012:service-revision/hokusai-development/hokusai-api/9313423515462893900"
 BLUE = "arn:aws:ecs:us-east-1:123456789012:service-revision/hokusai-development/hokusai-api/1920498462936580504"
-
-
-@pytest.fixture
-def hook_reset() -> Iterator[None]:
-    """A cold start for every test: the handler caches its Runtime per container."""
-    hook_handler.runtime.set(None)
-    yield
-    hook_handler.runtime.set(None)
-
-
-@pytest.fixture
-def test_listener() -> Iterator[LoopbackServer]:
-    """A second loopback server: the ALB's test listener, routing to the new (green) revision only."""
-    import threading
-
-    server = LoopbackServer()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
-def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    response: dict[str, Any] = hook_handler.handler(event, FakeLambdaContext("DeploymentHookFunction"))
-    return response
 
 
 def ecs_calls_again(event: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
@@ -74,14 +48,14 @@ def gated_probes(production: LoopbackServer, test: LoopbackServer, test_status: 
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, probes: str, **extra: str) -> None:
-    for key, value in {**GUARDED, "PROBES": probes, **extra}.items():
+    for key, value in {**GUARDED_ENV, "PROBES": probes, **extra}.items():
         monkeypatch.setenv(key, value)
 
 
 def test_the_test_stage_passes_after_three_rounds_fed_back_through_hook_details(
     http_server: LoopbackServer,
     test_listener: LoopbackServer,
-    hook_reset: None,
+    handlers_reset: None,
     monkeypatch: pytest.MonkeyPatch,
     json_logs: list[dict[str, Any]],
 ) -> None:
@@ -92,7 +66,7 @@ def test_the_test_stage_passes_after_three_rounds_fed_back_through_hook_details(
     # When ECS invokes the hook, and again after each IN_PROGRESS with the details merged in
     answers = []
     for _ in range(3):
-        answer = invoke(event)
+        answer = invoke(HOOK, event)
         answers.append(answer)
         event = ecs_calls_again(event, answer)
 
@@ -109,13 +83,13 @@ def test_the_test_stage_passes_after_three_rounds_fed_back_through_hook_details(
 
 
 def test_a_404_through_the_test_listener_fails_the_gate(
-    http_server: LoopbackServer, test_listener: LoopbackServer, hook_reset: None, monkeypatch: pytest.MonkeyPatch
+    http_server: LoopbackServer, test_listener: LoopbackServer, handlers_reset: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the new revision answers 404 on the proxy route through the test listener
     configure(monkeypatch, gated_probes(http_server, test_listener, test_status=404))
 
     # When ECS invokes the hook after the test traffic shift
-    answer = invoke(load_event("hook-post-test-traffic-shift"))
+    answer = invoke(HOOK, load_event("hook-post-test-traffic-shift"))
 
     # Then FAILED, naming the probe, the URL and the status: ECS rolls back, production never moves
     assert answer["hookStatus"] == "FAILED"
@@ -131,22 +105,22 @@ def test_a_404_through_the_test_listener_fails_the_gate(
 
 
 def test_the_production_stage_probes_every_probe_at_its_url(
-    http_server: LoopbackServer, test_listener: LoopbackServer, hook_reset: None, monkeypatch: pytest.MonkeyPatch
+    http_server: LoopbackServer, test_listener: LoopbackServer, handlers_reset: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     configure(monkeypatch, gated_probes(http_server, test_listener), HOOK_PASSES_REQUIRED="1")
-    answer = invoke(load_event("hook-post-production-traffic-shift"))
+    answer = invoke(HOOK, load_event("hook-post-production-traffic-shift"))
     assert answer["hookStatus"] == "SUCCEEDED"
     assert sorted(seen["method"] for seen in http_server.seen) == ["GET", "POST"]
     assert test_listener.seen == []
 
 
 def test_a_new_canary_step_restarts_the_count(
-    http_server: LoopbackServer, test_listener: LoopbackServer, hook_reset: None, monkeypatch: pytest.MonkeyPatch
+    http_server: LoopbackServer, test_listener: LoopbackServer, handlers_reset: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     configure(monkeypatch, gated_probes(http_server, test_listener), HOOK_PASSES_REQUIRED="2")
     event = load_event("hook-post-production-traffic-shift")
     event["executionDetails"]["productionTrafficWeights"] = {GREEN: 5, BLUE: 95}
-    first = invoke(event)
+    first = invoke(HOOK, event)
     assert (first["hookStatus"], first["hookDetails"]["weight"], first["hookDetails"]["passes"]) == (
         "IN_PROGRESS",
         5,
@@ -154,17 +128,17 @@ def test_a_new_canary_step_restarts_the_count(
     )
     next_step = ecs_calls_again(event, first)
     next_step["executionDetails"]["productionTrafficWeights"] = {GREEN: 50, BLUE: 50}
-    second = invoke(next_step)
+    second = invoke(HOOK, next_step)
     assert (second["hookStatus"], second["hookDetails"]["weight"], second["hookDetails"]["passes"]) == (
         "IN_PROGRESS",
         50,
         1,
     )
-    assert invoke(ecs_calls_again(next_step, second))["hookStatus"] == "SUCCEEDED"
+    assert invoke(HOOK, ecs_calls_again(next_step, second))["hookStatus"] == "SUCCEEDED"
 
 
 def test_a_rollback_is_never_blocked_and_probes_nothing(
-    http_server: LoopbackServer, test_listener: LoopbackServer, hook_reset: None, monkeypatch: pytest.MonkeyPatch
+    http_server: LoopbackServer, test_listener: LoopbackServer, handlers_reset: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a broken new revision, and ECS shifting traffic back to the old one
     configure(monkeypatch, gated_probes(http_server, test_listener, test_status=404))
@@ -172,19 +146,19 @@ def test_a_rollback_is_never_blocked_and_probes_nothing(
         event = load_event("hook-post-test-traffic-shift")
         event["lifecycleStage"] = stage
         event["executionDetails"][key] = {GREEN: 0, BLUE: 100}
-        assert invoke(event)["hookStatus"] == "SUCCEEDED"
+        assert invoke(HOOK, event)["hookStatus"] == "SUCCEEDED"
     assert test_listener.seen == []
     assert http_server.seen == []
 
 
 def test_no_test_url_passes_the_test_stage_with_a_note_and_a_warning(
     http_server: LoopbackServer,
-    hook_reset: None,
+    handlers_reset: None,
     monkeypatch: pytest.MonkeyPatch,
     json_logs: list[dict[str, Any]],
 ) -> None:
     configure(monkeypatch, probes_json({"name": "plain", "url": f"http://127.0.0.1:{http_server.port}/status/200"}))
-    answer = invoke(load_event("hook-post-test-traffic-shift"))
+    answer = invoke(HOOK, load_event("hook-post-test-traffic-shift"))
     assert answer["hookStatus"] == "SUCCEEDED"
     assert "no probe has a test_url" in answer["hookDetails"]["note"]
     assert [line["level"] for line in json_logs if line["message"] == "hook answer"] == ["WARNING"]
@@ -192,26 +166,26 @@ def test_no_test_url_passes_the_test_stage_with_a_note_and_a_warning(
 
 
 def test_an_event_for_another_service_fails_naming_the_guarded_one(
-    http_server: LoopbackServer, test_listener: LoopbackServer, hook_reset: None, monkeypatch: pytest.MonkeyPatch
+    http_server: LoopbackServer, test_listener: LoopbackServer, handlers_reset: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     configure(monkeypatch, gated_probes(http_server, test_listener))
     event = load_event("hook-post-test-traffic-shift")
     event["executionDetails"]["serviceArn"] = "arn:aws:ecs:us-east-1:123456789012:service/hokusai-development/web"
-    answer = invoke(event)
+    answer = invoke(HOOK, event)
     assert answer["hookStatus"] == "FAILED"
     assert answer["hookDetails"]["guards"] == "hokusai-development/hokusai-api"
     assert test_listener.seen == []
 
 
-def test_an_event_that_is_not_a_hook_event_fails(hook_reset: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_event_that_is_not_a_hook_event_fails(handlers_reset: None, monkeypatch: pytest.MonkeyPatch) -> None:
     configure(monkeypatch, probes_json({"name": "p", "url": "http://127.0.0.1:9/"}))
-    answer = invoke(load_event("schedule"))
+    answer = invoke(HOOK, load_event("schedule"))
     assert answer["hookStatus"] == "FAILED"
     assert answer["hookDetails"]["reason"] == "malformed_event"
 
 
 def test_a_probe_that_cannot_run_fails_the_gate(
-    aws: Any, test_listener: LoopbackServer, hook_reset: None, monkeypatch: pytest.MonkeyPatch
+    aws: Any, test_listener: LoopbackServer, handlers_reset: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a probe whose auth secret does not exist
     configure(
@@ -225,7 +199,7 @@ def test_a_probe_that_cannot_run_fails_the_gate(
             }
         ),
     )
-    answer = invoke(load_event("hook-post-test-traffic-shift"))
+    answer = invoke(HOOK, load_event("hook-post-test-traffic-shift"))
     assert answer["hookStatus"] == "FAILED"
     assert answer["hookDetails"]["reason"] == "error"
     assert test_listener.seen == []  # it never reached the target
@@ -234,12 +208,12 @@ def test_a_probe_that_cannot_run_fails_the_gate(
 def test_metrics_carry_the_stage_at_high_resolution_and_never_probe_failures(
     http_server: LoopbackServer,
     test_listener: LoopbackServer,
-    hook_reset: None,
+    handlers_reset: None,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     configure(monkeypatch, gated_probes(http_server, test_listener, test_status=404))
-    invoke(load_event("hook-post-test-traffic-shift"))
+    invoke(HOOK, load_event("hook-post-test-traffic-shift"))
     blobs = emf_lines(capsys.readouterr().out)
     assert blobs
     seen = set()
@@ -255,7 +229,7 @@ def test_metrics_carry_the_stage_at_high_resolution_and_never_probe_failures(
 
 
 def test_cloudwatch_sink_stores_hook_metrics_at_one_second(
-    aws: Any, http_server: LoopbackServer, test_listener: LoopbackServer, hook_reset: None
+    aws: Any, http_server: LoopbackServer, test_listener: LoopbackServer, handlers_reset: None
 ) -> None:
     # Given the cloudwatch sink, with every PutMetricData request's parameters observed
     sent: list[dict[str, Any]] = []
@@ -263,10 +237,10 @@ def test_cloudwatch_sink_stores_hook_metrics_at_one_second(
     clients.cloudwatch.meta.events.register(
         "provide-client-params.cloudwatch.PutMetricData", lambda params, **_: sent.append(params)
     )
-    env = {**GUARDED, "PROBES": gated_probes(http_server, test_listener), "METRICS_SINK": "cloudwatch"}
+    env = {**GUARDED_ENV, "PROBES": gated_probes(http_server, test_listener), "METRICS_SINK": "cloudwatch"}
     hook_handler.runtime.set(build_runtime(env, clients=clients))
 
-    invoke(load_event("hook-post-test-traffic-shift"))
+    invoke(HOOK, load_event("hook-post-test-traffic-shift"))
 
     data = [datum for request in sent for datum in request["MetricData"]]
     assert {d["MetricName"] for d in data} == {"ProbeSuccess", "ProbeLatency"}
@@ -276,7 +250,7 @@ def test_cloudwatch_sink_stores_hook_metrics_at_one_second(
 
 
 def test_every_answer_is_audited_and_a_failed_gate_is_notified(
-    world: Any, test_listener: LoopbackServer, hook_reset: None
+    world: Any, test_listener: LoopbackServer, handlers_reset: None
 ) -> None:
     # Given the stack's table and topic, and a new revision broken behind the test listener
     probes = json.loads(world.stack.function_env["PROBES"])
@@ -287,16 +261,12 @@ def test_every_answer_is_audited_and_a_failed_gate_is_notified(
     # When ECS walks the deployment up to the test stage
     scale_up = load_event("hook-post-test-traffic-shift")
     scale_up["lifecycleStage"] = "POST_SCALE_UP"
-    assert invoke(scale_up)["hookStatus"] == "SUCCEEDED"
-    answer = invoke(load_event("hook-post-test-traffic-shift"))
+    assert invoke(HOOK, scale_up)["hookStatus"] == "SUCCEEDED"
+    answer = invoke(HOOK, load_event("hook-post-test-traffic-shift"))
 
     # Then both answers are in the audit trail, and the failure is notified with probe, status and revision
     assert answer["hookStatus"] == "FAILED"
-    from canary_rollback.aws.state_store import StateStore
-    from canary_rollback.core.models import GuardedService
-
-    store = StateStore(boto3.client("dynamodb"), world.stack.table_name)
-    history = [r for r in store.history(GuardedService("hokusai-development", "hokusai-api")) if r["kind"] == "hook"]
+    history = [r for r in store(world).history(GUARDED) if r["kind"] == "hook"]
     assert [(r["stage"], r["status"]) for r in history] == [
         ("POST_TEST_TRAFFIC_SHIFT", "FAILED"),
         ("POST_SCALE_UP", "SUCCEEDED"),
@@ -313,38 +283,38 @@ def test_an_audit_failure_never_changes_the_answer(
     aws: Any,
     http_server: LoopbackServer,
     test_listener: LoopbackServer,
-    hook_reset: None,
+    handlers_reset: None,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given a table that does not exist: the answer ECS acts on must not turn into a Lambda error
     configure(
         monkeypatch, gated_probes(http_server, test_listener), STATE_TABLE="no-such-table", HOOK_PASSES_REQUIRED="1"
     )
-    assert invoke(load_event("hook-post-test-traffic-shift"))["hookStatus"] == "SUCCEEDED"
+    assert invoke(HOOK, load_event("hook-post-test-traffic-shift"))["hookStatus"] == "SUCCEEDED"
 
 
 def test_a_probe_list_that_cannot_be_loaded_never_blocks_a_rollback_and_fails_a_probed_stage(
-    aws: Any, hook_reset: None, monkeypatch: pytest.MonkeyPatch
+    aws: Any, handlers_reset: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the probes live in an SSM parameter that is gone (deleted, or throttled past retries)
-    for key, value in {**GUARDED, "PROBES": "", "PROBES_PARAMETER": "/canary-rollback/deleted"}.items():
+    for key, value in {**GUARDED_ENV, "PROBES": "", "PROBES_PARAMETER": "/canary-rollback/deleted"}.items():
         monkeypatch.setenv(key, value)
 
     # When ECS shifts traffic back during its own rollback: the stage succeeds without the probe list
     back = load_event("hook-post-test-traffic-shift")
     back["lifecycleStage"] = "PRODUCTION_TRAFFIC_SHIFT"
     back["executionDetails"]["productionTrafficWeights"] = {GREEN: 0, BLUE: 100}
-    assert invoke(back)["hookStatus"] == "SUCCEEDED"
+    assert invoke(HOOK, back)["hookStatus"] == "SUCCEEDED"
 
     # and a stage that must probe answers FAILED (audited), never a Lambda error ECS would have to interpret
-    answer = invoke(load_event("hook-post-test-traffic-shift"))
+    answer = invoke(HOOK, load_event("hook-post-test-traffic-shift"))
     assert answer["hookStatus"] == "FAILED"
     assert answer["hookDetails"]["reason"] == "error"
     assert "probes unavailable" in answer["hookDetails"]["note"]
 
 
 def test_another_services_rollback_stage_is_not_blocked_but_its_probed_stages_fail(
-    hook_reset: None, monkeypatch: pytest.MonkeyPatch
+    handlers_reset: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     configure(monkeypatch, probes_json({"name": "p", "url": "http://127.0.0.1:9/", "test_url": "http://127.0.0.1:9/"}))
     other = "arn:aws:ecs:us-east-1:123456789012:service/hokusai-development/hokusai-web"
@@ -352,9 +322,9 @@ def test_another_services_rollback_stage_is_not_blocked_but_its_probed_stages_fa
     shift["lifecycleStage"] = "TEST_TRAFFIC_SHIFT"
     shift["executionDetails"]["serviceArn"] = other
     shift["executionDetails"]["testTrafficWeights"] = {GREEN: 100}
-    answer = invoke(shift)
+    answer = invoke(HOOK, shift)
     assert answer["hookStatus"] == "SUCCEEDED"
     assert "this hook guards hokusai-development/hokusai-api" in answer["hookDetails"]["note"]
     probed = load_event("hook-post-test-traffic-shift")
     probed["executionDetails"]["serviceArn"] = other
-    assert invoke(probed)["hookStatus"] == "FAILED"
+    assert invoke(HOOK, probed)["hookStatus"] == "FAILED"

@@ -10,9 +10,9 @@ import pytest
 
 from canary_rollback.core.errors import ConfigError, StateStoreError
 from canary_rollback.handlers import probe as probe_handler
-from demo.lambda_context import FakeLambdaContext
-from tests.conftest import emf_lines, load_event
-from tests.integration.conftest import LoopbackServer, probes_json
+from tests.support.events import emf_lines, load_event
+from tests.support.invoke import PROBE, invoke
+from tests.support.servers import LoopbackServer, probes_json
 
 # The metric contract (README, "Metrics"), with the `service` dimension powertools adds.
 CONTRACT_METRICS = {
@@ -22,11 +22,6 @@ CONTRACT_METRICS = {
     ("ProbeFailures", "Count", ("service",)),
     ("ProbeErrors", "Count", ("service",)),
 }
-
-
-def invoke() -> dict[str, Any]:
-    response: dict[str, Any] = probe_handler.handler(load_event("schedule"), FakeLambdaContext("ProbeFunction"))
-    return response
 
 
 def seed_probes(server: LoopbackServer) -> str:
@@ -60,7 +55,7 @@ def test_response_shape_and_emf_metrics_follow_the_spec(
     monkeypatch.setenv("PROBES", seed_probes(http_server))
 
     # When the scheduled event arrives
-    response = invoke()
+    response = invoke(PROBE, load_event("schedule"))
 
     # Then the result says which probe failed and why, and EMF carries every contract metric
     assert response == {
@@ -109,7 +104,7 @@ def test_cloudwatch_sink_publishes_the_same_names_and_dimension_sets(
 ) -> None:
     monkeypatch.setenv("PROBES", seed_probes(http_server))
     monkeypatch.setenv("METRICS_SINK", "cloudwatch")
-    invoke()
+    invoke(PROBE, load_event("schedule"))
     assert emf_lines(capsys.readouterr().out) == []
     listed = boto3.client("cloudwatch").list_metrics(Namespace="CanaryRollback")["Metrics"]
     published = {(m["MetricName"], tuple(sorted(d["Name"] for d in m["Dimensions"]))) for m in listed}
@@ -121,7 +116,7 @@ def test_probes_from_an_ssm_parameter(
 ) -> None:
     boto3.client("ssm").put_parameter(Name="/canary-rollback/probes", Value=seed_probes(http_server), Type="String")
     monkeypatch.setenv("PROBES_PARAMETER", "/canary-rollback/probes")
-    assert [p["name"] for p in invoke()["probes"]] == ["mlflow-proxy", "auth-service"]
+    assert [p["name"] for p in invoke(PROBE, load_event("schedule"))["probes"]] == ["mlflow-proxy", "auth-service"]
 
 
 def test_broken_probes_in_ssm_fail_with_the_parameter_probe_and_field(
@@ -133,7 +128,7 @@ def test_broken_probes_in_ssm_fail_with_the_parameter_probe_and_field(
     with pytest.raises(
         ConfigError, match=r"PROBES_PARAMETER /canary-rollback/probes\[0\] probe 'mlflow-proxy': field 'expect'"
     ):
-        invoke()
+        invoke(PROBE, load_event("schedule"))
 
 
 def test_missing_ssm_parameter_is_a_config_error(
@@ -141,7 +136,7 @@ def test_missing_ssm_parameter_is_a_config_error(
 ) -> None:
     monkeypatch.setenv("PROBES_PARAMETER", "/nope")
     with pytest.raises(ConfigError, match="PROBES_PARAMETER /nope: cannot be read"):
-        invoke()
+        invoke(PROBE, load_event("schedule"))
 
 
 def test_broken_probes_env_fails_the_cold_start_with_one_message(
@@ -149,7 +144,7 @@ def test_broken_probes_env_fails_the_cold_start_with_one_message(
 ) -> None:
     monkeypatch.setenv("PROBES", probes_json({"name": "mlflow-proxy", "url": "gopher://x/"}))
     with pytest.raises(ConfigError, match=r"PROBES\[0\] probe 'mlflow-proxy': field 'url'"):
-        invoke()
+        invoke(PROBE, load_event("schedule"))
 
 
 def test_auth_secrets_from_secrets_manager_and_ssm_are_sent_and_never_logged(
@@ -175,7 +170,7 @@ def test_auth_secrets_from_secrets_manager_and_ssm_are_sent_and_never_logged(
             },
         ),
     )
-    response = invoke()
+    response = invoke(PROBE, load_event("schedule"))
     assert response["ok"]
     sent = sorted(seen["headers"]["Authorization"] for seen in http_server.seen)
     assert sent == ["Basic YWRtaW46cHctU1NNLTQ1Ng==", "Bearer tok-SM-123"]
@@ -201,7 +196,7 @@ def test_unreadable_secret_is_our_error_not_the_targets(
             {"name": "open", "url": f"{base}/status/401", "expect_status": [401]},
         ),
     )
-    response = invoke()
+    response = invoke(PROBE, load_event("schedule"))
     assert [(p["name"], p["ok"], p["reason"]) for p in response["probes"]] == [
         ("authed", False, "error"),
         ("open", True, None),
@@ -217,7 +212,7 @@ def test_unreachable_endpoint_is_a_result_not_an_exception(
     refused_port: int, handlers_reset: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PROBES", probes_json({"name": "down", "url": f"http://127.0.0.1:{refused_port}/"}))
-    response = invoke()
+    response = invoke(PROBE, load_event("schedule"))
     assert response["probes"] == [
         {"name": "down", "ok": False, "status": None, "latency_ms": None, "reason": "connection"}
     ]
@@ -231,7 +226,7 @@ def test_metrics_are_flushed_even_when_the_state_store_fails(
         monkeypatch.setenv(key, value)
     probe_handler.runtime.set(None)
     with pytest.raises(StateStoreError, match="state table 'no-such-table' does not exist"):
-        invoke()
+        invoke(PROBE, load_event("schedule"))
     names = {m[0] for m in emitted(capsys.readouterr().out)}
     assert {"ProbeSuccess", "ProbeFailures"} <= names
 

@@ -13,35 +13,22 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAl
 from canary_rollback.aws.state_store import StateStore
 from canary_rollback.core.errors import EcsError, StateStoreError
 from canary_rollback.core.models import GuardedService
-from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
-from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE
-from tests.conftest import load_event
-from tests.integration.conftest import alarm_event, break_with_34, make_known_good
-
-GUARDED = GuardedService(CLUSTER, SERVICE)
-
-
-def invoke(event: Any) -> dict[str, Any]:
-    response: dict[str, Any] = rollback_handler.handler(event, FakeLambdaContext("RollbackFunction"))
-    return response
-
-
-def store(world: Any) -> StateStore:
-    return StateStore(boto3.client("dynamodb"), world.stack.table_name)
-
-
-def audit_actions(world: Any) -> list[str]:
-    return [
-        r.get("action") or r["kind"] for r in reversed(store(world).history(GUARDED, 50)) if r["kind"] != "promotion"
-    ]
-
-
-def rollback_updates(world: Any) -> list[str]:
-    pipeline = {world.revisions[r] for r in (32, 33, 34)}
-    return [td for _, td in world.simulator.update_calls if td not in pipeline]
+from tests.support.containers import fresh_container
+from tests.support.events import load_event
+from tests.support.invoke import ROLLBACK, invoke, lambda_context
+from tests.support.world import (
+    GUARDED,
+    alarm_event,
+    audit_actions,
+    break_with_34,
+    make_known_good,
+    notification_subjects,
+    rollback_updates,
+    store,
+)
 
 
 @pytest.mark.parametrize("shape", ["alarm-state-change", "alarm-lambda-action", "alarm-sns"])
@@ -52,7 +39,7 @@ def test_seed_scenario_rolls_back_to_31_not_33_on_every_alarm_shape(world: Any, 
     assert world.current_revision() == world.revisions[34]
 
     # When the alarm arrives
-    response = invoke(alarm_event(world, shape))
+    response = invoke(ROLLBACK, alarm_event(world, shape))
 
     # Then the service goes back to :31, the last revision seen healthy
     assert "rolling back to the last task definition seen healthy" in response["reason"]
@@ -67,8 +54,7 @@ def test_seed_scenario_rolls_back_to_31_not_33_on_every_alarm_shape(world: Any, 
     assert world.current_revision() == world.revisions[31]
     assert rollback_updates(world) == [world.revisions[31]]
     assert audit_actions(world)[-1] == "rolled_back"
-    subjects = [n["subject"] for n in world.stack.notifications()]
-    assert subjects == ["[canary-rollback] hokusai-api: rolled back to hokusai-api-development:31"]
+    assert notification_subjects(world) == ["[canary-rollback] hokusai-api: rolled back to hokusai-api-development:31"]
     state = store(world).load(GUARDED)
     assert state.last_rollback is not None
     assert (state.last_rollback.status, state.last_rollback.to_arn) == ("done", world.revisions[31])
@@ -77,7 +63,7 @@ def test_seed_scenario_rolls_back_to_31_not_33_on_every_alarm_shape(world: Any, 
 def test_alarm_back_to_ok_is_ignored(world: Any) -> None:
     make_known_good(world)
     break_with_34(world)
-    response = invoke(load_event("alarm-ok"))
+    response = invoke(ROLLBACK, load_event("alarm-ok"))
     assert response["action"] == "ignored"
     assert world.current_revision() == world.revisions[34]
     assert rollback_updates(world) == []
@@ -86,7 +72,7 @@ def test_alarm_back_to_ok_is_ignored(world: Any) -> None:
 
 @pytest.mark.parametrize("event", [load_event("schedule"), {"hello": "world"}, [], "ALARM"])
 def test_unrecognised_events_are_ignored_logged_and_audited(world: Any, event: Any) -> None:
-    response = invoke(event)
+    response = invoke(ROLLBACK, event)
     assert response["action"] == "ignored"
     assert response["alarm"] is None
     assert audit_actions(world) == ["ignored"]
@@ -94,7 +80,7 @@ def test_unrecognised_events_are_ignored_logged_and_audited(world: Any, event: A
 
 def test_no_known_good_notifies_and_never_guesses(world: Any) -> None:
     break_with_34(world)  # the probes never saw anything healthy
-    response = invoke(alarm_event(world))
+    response = invoke(ROLLBACK, alarm_event(world))
     assert (response["action"], response["target"]) == ("no_known_good", None)
     assert world.current_revision() == world.revisions[34]
     assert rollback_updates(world) == []
@@ -107,7 +93,7 @@ def test_no_known_good_notifies_and_never_guesses(world: Any) -> None:
 def test_fault_on_the_known_good_itself_is_not_a_deployment_fault(world: Any) -> None:
     make_known_good(world)
     world.route_broken_everywhere = True
-    response = invoke(alarm_event(world))
+    response = invoke(ROLLBACK, alarm_event(world))
     assert (response["action"], response["current"], response["target"]) == (
         "already_known_good",
         world.revisions[31],
@@ -123,7 +109,7 @@ def test_deregistered_known_good_is_copied_and_the_copy_deployed(world: Any) -> 
     ecs = boto3.client("ecs")
     ecs.deregister_task_definition(taskDefinition=world.revisions[31])  # as CloudFormation does to old revisions
 
-    response = invoke(alarm_event(world))
+    response = invoke(ROLLBACK, alarm_event(world))
 
     assert response["action"] == "rolled_back"
     copy_arn = response["target"]
@@ -142,10 +128,10 @@ def test_deregistered_known_good_is_copied_and_the_copy_deployed(world: Any) -> 
 def test_second_alarm_while_rolling_back_is_in_progress_then_cooldown(world: Any) -> None:
     make_known_good(world)
     break_with_34(world)
-    assert invoke(alarm_event(world, "alarm-state-change", seconds_ago=60))["action"] == "rolled_back"
+    assert invoke(ROLLBACK, alarm_event(world, "alarm-state-change", seconds_ago=60))["action"] == "rolled_back"
 
     # a distinct alarm state change while ECS is still deploying :31
-    again = invoke(alarm_event(world, "alarm-state-change", seconds_ago=0))
+    again = invoke(ROLLBACK, alarm_event(world, "alarm-state-change", seconds_ago=0))
     assert again["action"] == "in_progress"
 
     # :31 finishes; someone redeploys a broken revision within the cooldown window
@@ -154,13 +140,13 @@ def test_second_alarm_while_rolling_back_is_in_progress_then_cooldown(world: Any
     world.deploy(34)
     world.minute()
     world.advance_rollout()
-    third = invoke(alarm_event(world, "alarm-state-change", seconds_ago=0))
+    third = invoke(ROLLBACK, alarm_event(world, "alarm-state-change", seconds_ago=0))
     assert third["action"] == "cooldown"
     assert rollback_updates(world) == [world.revisions[31]]
 
     # after the cooldown the same fault is rolled back again
     world.clock.set(world.clock() + timedelta(seconds=901))
-    fourth = invoke(alarm_event(world))
+    fourth = invoke(ROLLBACK, alarm_event(world))
     assert fourth["action"] == "rolled_back"
     assert rollback_updates(world) == [world.revisions[31], world.revisions[31]]
     assert audit_actions(world) == ["rolled_back", "in_progress", "cooldown", "rolled_back"]
@@ -170,10 +156,10 @@ def test_duplicate_delivery_after_completion_replays_the_first_answer(world: Any
     make_known_good(world)
     break_with_34(world)
     event = alarm_event(world)
-    first = invoke(event)
+    first = invoke(ROLLBACK, event)
     world.clock.set(world.clock() + timedelta(seconds=20))
     world.advance_rollout()
-    duplicate = invoke(event)
+    duplicate = invoke(ROLLBACK, event)
     assert duplicate == first
     assert rollback_updates(world) == [world.revisions[31]]
 
@@ -187,7 +173,7 @@ def test_dry_run_decides_and_reports_but_never_updates(aws: Any, handlers_reset:
         try:
             make_known_good(dry)
             break_with_34(dry)
-            response = invoke(alarm_event(dry))
+            response = invoke(ROLLBACK, alarm_event(dry))
             assert (response["action"], response["target"]) == ("dry_run", dry.revisions[31])
             assert dry.current_revision() == dry.revisions[34]
             assert rollback_updates(dry) == []
@@ -200,7 +186,7 @@ def test_recovery_is_recorded_with_recovery_seconds_and_notified(world: Any) -> 
     make_known_good(world)
     break_with_34(world)
     decided_at = world.clock()
-    invoke(alarm_event(world))
+    invoke(ROLLBACK, alarm_event(world))
     world.stack.notifications()  # drain the rollback notification
 
     world.minute()
@@ -231,7 +217,7 @@ def test_recovery_is_recorded_with_recovery_seconds_and_notified(world: Any) -> 
 def test_rollback_that_does_not_recover_is_reported(world: Any) -> None:
     make_known_good(world)
     break_with_34(world)
-    invoke(alarm_event(world))
+    invoke(ROLLBACK, alarm_event(world))
     world.stack.notifications()
     world.route_broken_everywhere = True  # the fault was never the deployment's
     world.minute()
@@ -239,8 +225,9 @@ def test_rollback_that_does_not_recover_is_reported(world: Any) -> None:
     world.probe_run()
     world.minute()
     world.probe_run()
-    subjects = [n["subject"] for n in world.stack.notifications()]
-    assert subjects == ["[canary-rollback] hokusai-api: rollback to hokusai-api-development:31 did NOT recover"]
+    assert notification_subjects(world) == [
+        "[canary-rollback] hokusai-api: rollback to hokusai-api-development:31 did NOT recover"
+    ]
 
 
 def test_throttled_update_service_is_retried_by_botocore(world: Any) -> None:
@@ -253,7 +240,7 @@ def test_throttled_update_service_is_retried_by_botocore(world: Any) -> None:
         return attempts["n"] <= 2
 
     world.simulator.throttle_updates(throttle_twice)
-    response = invoke(alarm_event(world))
+    response = invoke(ROLLBACK, alarm_event(world))
     assert response["action"] == "rolled_back"
     assert attempts["n"] == 3
     assert world.current_revision() == world.revisions[31]
@@ -267,7 +254,7 @@ def test_update_service_throttled_past_retries_fails_cleanly_and_can_be_retried(
     break_with_34(world)
     world.simulator.throttle_updates(lambda: True)
     with pytest.raises(EcsError, match=r"UpdateService hokusai-development/hokusai-api .* ThrottlingException"):
-        invoke(alarm_event(world))
+        invoke(ROLLBACK, alarm_event(world))
     state = store(world).load(GUARDED)
     assert state.last_rollback is not None
     assert state.last_rollback.status == "failed"  # the lock is released: no half-done state
@@ -276,15 +263,14 @@ def test_update_service_throttled_past_retries_fails_cleanly_and_can_be_retried(
 
     # Lambda's retry of the same event (powertools dropped the idempotency record on failure) now succeeds
     world.simulator.throttle_updates(None)
-    assert invoke(alarm_event(world))["action"] == "rolled_back"
+    assert invoke(ROLLBACK, alarm_event(world))["action"] == "rolled_back"
     assert world.current_revision() == world.revisions[31]
 
 
 def test_missing_service_is_a_clear_error_and_audited(world: Any) -> None:
-    env = {**world.stack.function_env, "SERVICE_NAME": "no-such-service"}
-    rollback_handler.application.set(RollbackApplication(build_runtime(env, need_probes=False, clock=world.clock)))
+    fresh_container(world, SERVICE_NAME="no-such-service")
     with pytest.raises(EcsError, match="ECS service hokusai-development/no-such-service not found"):
-        invoke(alarm_event(world))
+        invoke(ROLLBACK, alarm_event(world))
     history = StateStore(boto3.client("dynamodb"), world.stack.table_name).history(
         GuardedService(CLUSTER, "no-such-service"), 5
     )
@@ -295,10 +281,9 @@ def test_missing_service_is_a_clear_error_and_audited(world: Any) -> None:
 def test_missing_state_table_is_a_clear_error(world: Any) -> None:
     make_known_good(world)
     break_with_34(world)
-    env = {**world.stack.function_env, "STATE_TABLE": "no-such-table"}
-    rollback_handler.application.set(RollbackApplication(build_runtime(env, need_probes=False, clock=world.clock)))
+    fresh_container(world, STATE_TABLE="no-such-table")
     with pytest.raises(StateStoreError, match="state table 'no-such-table' does not exist"):
-        invoke(alarm_event(world))
+        invoke(ROLLBACK, alarm_event(world))
     assert rollback_updates(world) == []
 
 
@@ -316,7 +301,7 @@ def _concurrent(
             from canary_rollback.rollback.alarm_events import parse_alarm_event
 
             barrier.wait()
-            results[index] = dedup.respond(parse_alarm_event(event), FakeLambdaContext("RollbackFunction"))
+            results[index] = dedup.respond(parse_alarm_event(event), lambda_context(ROLLBACK))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 

@@ -5,40 +5,25 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
-from canary_rollback.aws.state_store import StateStore
 from canary_rollback.core.errors import EcsError
-from canary_rollback.core.models import GuardedService
 from canary_rollback.handlers import rollback as rollback_handler
-from canary_rollback.rollback.run import RollbackApplication
-from canary_rollback.runtime import build_runtime
 from demo.ecs_simulator import ImageRegistry, fake_digest
-from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, FAMILY, SERVICE, IncidentWorld
-from tests.integration.conftest import alarm_event, break_with_34, make_known_good
+from tests.support.containers import Killed, app_that_dies, fresh_container, pass_the_deadline_of_unfinished_invocations
+from tests.support.invoke import ROLLBACK, invoke
+from tests.support.paths import STATE_ITEMS
+from tests.support.world import GUARDED, alarm_event, break_with_34, make_known_good, store
 
-GUARDED = GuardedService(CLUSTER, SERVICE)
-FIXTURES = Path(__file__).parent.parent.parent / "fixtures" / "state_items"
 GOOD = fake_digest("api built from main on Monday")
 BAD = fake_digest("api built from main with the routing change")
 OTHER = fake_digest("api built from main on Tuesday")
-
-
-def invoke(event: Any) -> dict[str, Any]:
-    response: dict[str, Any] = rollback_handler.handler(event, FakeLambdaContext("RollbackFunction"))
-    return response
-
-
-def store(world: IncidentWorld) -> StateStore:
-    return StateStore(boto3.client("dynamodb"), world.stack.table_name)
 
 
 def revisions_of_family() -> list[str]:
@@ -107,7 +92,7 @@ def test_tag_moved_rollback_deploys_the_recorded_digest(tag_world: IncidentWorld
     move_tag_and_break(tag_world, registry)
 
     # When the alarm fires
-    response = invoke(alarm_event(tag_world))
+    response = invoke(ROLLBACK, alarm_event(tag_world))
 
     # Then a copy of :31 pinned to GOOD is registered and deployed, and its tasks run GOOD again
     assert response["action"] == "rolled_back"
@@ -138,7 +123,7 @@ def test_already_pinned_and_active_is_deployed_as_it_is(pinned_world: IncidentWo
     break_with_34(pinned_world)
     before = revisions_of_family()
 
-    response = invoke(alarm_event(pinned_world))
+    response = invoke(ROLLBACK, alarm_event(pinned_world))
 
     assert (response["action"], response["target"]) == ("rolled_back", pinned_world.revisions[31])
     assert "deploying hokusai-api-development:31 as it is" in response["reason"]
@@ -161,7 +146,7 @@ def test_inactive_unreferenced_or_deleted_known_good_is_restored_from_the_snapsh
         ecs.describe_task_definition(taskDefinition=tag_world.revisions[31])
 
     # When the alarm fires
-    response = invoke(alarm_event(tag_world))
+    response = invoke(ROLLBACK, alarm_event(tag_world))
 
     # Then the copy comes from the snapshot alone
     assert response["action"] == "rolled_back"
@@ -171,13 +156,12 @@ def test_inactive_unreferenced_or_deleted_known_good_is_restored_from_the_snapsh
 
 
 def test_pin_image_digests_false_keeps_the_tag(tag_world: IncidentWorld, registry: ImageRegistry) -> None:
-    env = {**tag_world.stack.function_env, "PIN_IMAGE_DIGESTS": "false"}
-    rollback_handler.application.set(RollbackApplication(build_runtime(env, need_probes=False, clock=tag_world.clock)))
+    fresh_container(tag_world, PIN_IMAGE_DIGESTS="false")
     make_known_good(tag_world)
     move_tag_and_break(tag_world, registry)
     before = revisions_of_family()
 
-    response = invoke(alarm_event(tag_world))
+    response = invoke(ROLLBACK, alarm_event(tag_world))
 
     # Then :31 itself is deployed, its tag resolved again by ECS: the broken image (what pinning prevents)
     assert (response["action"], response["target"]) == ("rolled_back", tag_world.revisions[31])
@@ -191,14 +175,13 @@ def test_pin_image_digests_false_keeps_the_tag(tag_world: IncidentWorld, registr
 def test_pin_image_digests_false_still_copies_a_deregistered_known_good(
     tag_world: IncidentWorld, registry: ImageRegistry
 ) -> None:
-    env = {**tag_world.stack.function_env, "PIN_IMAGE_DIGESTS": "false"}
-    rollback_handler.application.set(RollbackApplication(build_runtime(env, need_probes=False, clock=tag_world.clock)))
+    fresh_container(tag_world, PIN_IMAGE_DIGESTS="false")
     tag_world.simulator.strict_task_definitions()
     make_known_good(tag_world)
     move_tag_and_break(tag_world, registry)
     boto3.client("ecs").deregister_task_definition(taskDefinition=tag_world.revisions[31])
 
-    response = invoke(alarm_event(tag_world))
+    response = invoke(ROLLBACK, alarm_event(tag_world))
 
     assert response["action"] == "rolled_back"
     assert image_of(response["target"]) == "hokusai/api:main"
@@ -215,7 +198,7 @@ def test_a_retried_rollback_registers_one_revision(
     # Given a first attempt that registered the copy, then failed at UpdateService
     tag_world.simulator.throttle_updates(lambda: True)
     with pytest.raises(EcsError, match="ThrottlingException"):
-        invoke(alarm_event(tag_world))
+        invoke(ROLLBACK, alarm_event(tag_world))
     state = store(tag_world).load(GUARDED)
     assert state.last_rollback is not None
     assert state.last_rollback.status == "failed"
@@ -224,14 +207,14 @@ def test_a_retried_rollback_registers_one_revision(
 
     # When it is retried (and a second alarm state change arrives after that)
     tag_world.simulator.throttle_updates(None)
-    response = invoke(alarm_event(tag_world))
+    response = invoke(ROLLBACK, alarm_event(tag_world))
 
     # Then the same copy is deployed; one revision was registered in all
     assert (response["action"], response["target"]) == ("rolled_back", copy_arn)
     assert revisions_of_family() == [*before, copy_arn]
     tag_world.minute()
     tag_world.advance_rollout()
-    assert invoke(alarm_event(tag_world))["action"] == "in_progress"  # ours, no verdict yet
+    assert invoke(ROLLBACK, alarm_event(tag_world))["action"] == "in_progress"  # ours, no verdict yet
     assert revisions_of_family() == [*before, copy_arn]
 
 
@@ -265,12 +248,12 @@ def test_disagreeing_digests_are_not_promoted(tag_world: IncidentWorld, json_log
 def test_a_known_good_recorded_before_snapshots_still_rolls_back(world: IncidentWorld, deregistered: bool) -> None:
     # Given the state item exactly as the version before snapshots wrote it (known-good :31, no snapshot)
     break_with_34(world)
-    item = json.loads((FIXTURES / "state_item_before_snapshots.json").read_text())
+    item = json.loads((STATE_ITEMS / "state_item_before_snapshots.json").read_text())
     boto3.client("dynamodb").put_item(TableName=world.stack.table_name, Item=item)
     if deregistered:
         boto3.client("ecs").deregister_task_definition(taskDefinition=world.revisions[31])
 
-    response = invoke(alarm_event(world))
+    response = invoke(ROLLBACK, alarm_event(world))
 
     assert response["action"] == "rolled_back"
     if deregistered:  # copied from a describe of the revision: the one case that still needs it
@@ -360,9 +343,6 @@ def test_running_digests_reads_every_page_and_describes_in_batches_of_100(tag_wo
 def test_whichever_attempt_finishes_a_pinned_rollback_the_copy_becomes_the_known_good_with_its_snapshot(
     tag_world: IncidentWorld, registry: ImageRegistry, death: str
 ) -> None:
-    from tests.integration.rollback.test_safety import Killed, app_that_dies, fresh_container
-    from tests.integration.rollback.test_safety import invoke as invoke_with_deadline
-
     # Given a pinned rollback whose invocation died after registering the copy: before UpdateService (its
     # retry resumes it) or right after it (the next alarm, after the lease, takes it over)
     make_known_good(tag_world)
@@ -371,16 +351,16 @@ def test_whichever_attempt_finishes_a_pinned_rollback_the_copy_becomes_the_known
     first = alarm_event(tag_world, seconds_ago=30)
     rollback_handler.application.set(app_that_dies(tag_world, death))
     with pytest.raises(Killed):
-        invoke_with_deadline(first, timeout_seconds=1)
-    time.sleep(1.2)
+        invoke(ROLLBACK, first)
+    assert pass_the_deadline_of_unfinished_invocations(tag_world) == 1
     fresh_container(tag_world)
 
     # When it is finished
     if death == "before-call":
-        answer = invoke(first)
+        answer = invoke(ROLLBACK, first)
     else:
         tag_world.clock.set(tag_world.clock() + timedelta(seconds=151))
-        answer = invoke(alarm_event(tag_world))
+        answer = invoke(ROLLBACK, alarm_event(tag_world))
 
     # Then one copy was registered and deployed, and it is the known-good, with a snapshot of its own
     (copy_arn,) = [arn for arn in revisions_of_family() if arn not in before]

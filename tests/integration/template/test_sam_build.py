@@ -11,8 +11,8 @@ import boto3
 import pytest
 import s3transfer
 
-from tests.conftest import REPO
-from tests.integration.template.test_template import sam_cli, sam_env
+from tests.support.paths import REPO
+from tests.support.template import sam_cli, sam_env
 
 
 def python312_env() -> dict[str, str]:

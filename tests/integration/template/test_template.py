@@ -6,9 +6,7 @@ import fnmatch
 import functools
 import importlib
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 from collections import defaultdict
@@ -24,13 +22,16 @@ from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
 from demo.ecs_simulator import ImageRegistry, fake_digest
-from demo.lambda_context import FakeLambdaContext
 from demo.local_aws import ACCOUNT, REGION
 from demo.template import Resolver, load_template, parameter_defaults
-from tests.conftest import REPO, emf_lines, load_event
-from tests.integration.conftest import alarm_event, break_with_34, make_known_good
+from tests.support.clock import SimulatedTime
+from tests.support.events import emf_lines, load_event
+from tests.support.invoke import HOOK, PROBE, ROLLBACK, invoke
+from tests.support.paths import REPO
+from tests.support.template import sam_cli, sam_env, template
+from tests.support.world import alarm_event, break_with_34, make_known_good
 
-TEMPLATE = load_template()
+TEMPLATE = template()
 RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = ("ProbeFunction", "RollbackFunction")
 STACK = "canary-rollback"
@@ -58,19 +59,6 @@ def resolver(**overrides: str) -> Resolver:
         **overrides,
     }
     return Resolver(TEMPLATE, refs)
-
-
-def sam_cli() -> str:
-    found = os.environ.get("SAM_CLI") or shutil.which("sam") or str(REPO / ".venv-sam" / "bin" / "sam")
-    if not Path(found).exists():
-        if os.environ.get("CI"):
-            pytest.fail("the SAM CLI is missing: `make test` installs it into .venv-sam")
-        pytest.skip("SAM CLI not installed (make test installs it into .venv-sam)")
-    return found
-
-
-def sam_env() -> dict[str, str]:
-    return {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
 # ---- validators ------------------------------------------------------------------------------------
@@ -185,7 +173,7 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
     env = {**world.stack.function_env, "METRICS_SINK": "emf"}
     probe_handler.runtime.set(build_runtime(env, clock=world.clock))
     world.alb.routes.mlflow_routed = False
-    probe_handler.handler(load_event("schedule"), FakeLambdaContext("ProbeFunction"))
+    invoke(PROBE, load_event("schedule"))
     emitted: set[tuple[str, str, frozenset[tuple[str, str]]]] = set()
     high_resolution: set[tuple[str, str, frozenset[tuple[str, str]]]] = set()
     for blob in emf_lines(capsys.readouterr().out):
@@ -466,7 +454,7 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     boto3.client("ssm").put_parameter(Name="/canary-rollback/probes", Value=json.dumps(probes), Type="String")
     env = {**world.stack.function_env, "PROBES": "", "PROBES_PARAMETER": "/canary-rollback/probes"}
     probe_runtime = build_runtime(env, clients=recorder("ProbeFunction"), clock=world.clock)
-    probe_runtime.monotonic, probe_runtime.sleep = world.sim_monotonic, world.sim_sleep  # a watch on sim time
+    SimulatedTime(world.clock).install(probe_runtime)  # a watch on simulated time
     probe_handler.runtime.set(probe_runtime)
     rollback_handler.application.set(
         RollbackApplication(
@@ -476,12 +464,12 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     make_known_good(world)
     break_with_34(world)
     boto3.client("ecs").deregister_task_definition(taskDefinition=world.revisions[31])  # forces the copy path
-    response = rollback_handler.handler(alarm_event(world), FakeLambdaContext("RollbackFunction"))
+    response = invoke(ROLLBACK, alarm_event(world))
     assert response["action"] == "rolled_back"
     world.minute()
     world.advance_rollout()
     assert world.probe_run()["ok"]  # recovery: RecoverySeconds + notification
-    watch = probe_handler.handler(load_event("ecs-deployment-in-progress"), FakeLambdaContext("ProbeFunction", 420))
+    watch = invoke(PROBE, load_event("ecs-deployment-in-progress"))
     assert watch["action"] == "watched"  # the deployment watch: lease, heartbeats, rounds
 
     # Then IAM, evaluated on each call's action, resource ARN and conditions, allows every one of them
@@ -542,7 +530,6 @@ def test_secret_resources_match_the_prefix_convention() -> None:
 
 # ---- the deployment hook (README, "Gate blue/green deployments") -----------------------------------
 
-HOOK = "DeploymentHookFunction"
 HOOK_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-DeploymentHookFunction"
 
 
@@ -609,7 +596,7 @@ def test_no_alarm_watches_what_the_hook_emits(world: Any, capsys: pytest.Capture
     env = {**world.stack.function_env, "METRICS_SINK": "emf", "PROBES": json.dumps(probes)}
     hook_handler.runtime.set(build_runtime(env, clock=world.clock))
     try:
-        answer = hook_handler.handler(load_event("hook-post-test-traffic-shift"), FakeLambdaContext(HOOK))
+        answer = invoke(HOOK, load_event("hook-post-test-traffic-shift"))
     finally:
         hook_handler.runtime.set(None)
     assert answer["hookStatus"] == "FAILED"
@@ -650,9 +637,9 @@ def test_every_aws_call_the_hook_makes_is_allowed_by_its_policy(world: Any, json
     world.alb.routes.mlflow_routed = False
     try:
         # When it answers a test stage (FAILED: audit, metrics, notification) and a stage it does not probe
-        failed = hook_handler.handler(load_event("hook-post-test-traffic-shift"), FakeLambdaContext(HOOK))
+        failed = invoke(HOOK, load_event("hook-post-test-traffic-shift"))
         scale_up = {**load_event("hook-post-test-traffic-shift"), "lifecycleStage": "POST_SCALE_UP"}
-        passed = hook_handler.handler(scale_up, FakeLambdaContext(HOOK))
+        passed = invoke(HOOK, scale_up)
     finally:
         hook_handler.runtime.set(None)
     assert (failed["hookStatus"], passed["hookStatus"]) == ("FAILED", "SUCCEEDED")

@@ -1,5 +1,5 @@
 """How AlarmReader maps the errors moto cannot produce (botocore's Stubber, no network); the answers moto can
-give are tested against it in tests/integration/test_aws_adapters.py."""
+give are tested against it in tests/integration/aws/test_adapters.py."""
 
 from __future__ import annotations
 

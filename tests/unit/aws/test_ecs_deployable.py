@@ -1,5 +1,5 @@
 """Is the known-good deployable? The answers moto cannot give (a revision being deleted, a throttled API) are
-stubbed here (botocore's Stubber, no network); the rest run against moto in tests/integration/test_aws_adapters.py.
+stubbed here (botocore's Stubber, no network); the rest run against moto in tests/integration/aws/test_adapters.py.
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def test_hook_metrics_carry_the_stage_at_high_resolution_and_never_the_rollback_
 
 def test_emf_sink_marks_only_high_resolution_data(capsys: pytest.CaptureFixture[str]) -> None:
     from canary_rollback.core.metrics import EmfSink, MetricDatum, service_metric
-    from tests.conftest import emf_lines
+    from tests.support.events import emf_lines
 
     dims = (("service", "svc"), ("Probe", "p"), ("Stage", "POST_TEST_TRAFFIC_SHIFT"))
     EmfSink("CanaryRollback", "svc").publish(

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from canary_rollback.rollback.alarm_events import parse_alarm_event
-from tests.conftest import load_event
+from tests.support.events import load_event
 
 
 @pytest.mark.parametrize(

@@ -23,8 +23,8 @@ from canary_rollback.watch.lease import (
     service_matches,
     watch_end,
 )
-from tests.conftest import load_event
 from tests.support.builders import SERVICE_ARN, T0, rev, rolling, steady
+from tests.support.events import load_event
 
 GUARDED = GuardedService("hokusai-development", "hokusai-api")
 STALE = timedelta(seconds=35)

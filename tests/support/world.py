@@ -1,0 +1,92 @@
+"""Helpers over the incident's world on moto (the `world` fixture, tests/integration/conftest.py): the seed's
+history as steps, alarm events stamped on the world's clock, and what the stack recorded, read back.
+
+The world: cluster hokusai-development, service hokusai-api, :31 running steady; :32 and :33 fail to roll
+out; :34 rolls out with the MLflow route broken (the seed incident).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+from typing import Any
+
+import boto3
+
+from canary_rollback.aws.state_store import StateStore
+from canary_rollback.core.models import GuardedService
+from demo.world import CLUSTER, SERVICE
+from tests.support.events import load_event
+
+GUARDED = GuardedService(CLUSTER, SERVICE)
+
+
+def make_known_good(world: Any, runs: int = 3) -> None:
+    """Scheduled runs, a minute apart, that pass on what runs now (three promote it)."""
+    for _ in range(runs):
+        world.minute()
+        world.probe_run()
+
+
+def break_with_34(world: Any) -> None:
+    """The seed: :32 and :33 fail to roll out, :34 rolls out with the MLflow route broken."""
+    for revision in (32, 33):
+        world.simulator.mark_unstartable(world.revisions[revision])
+        world.deploy(revision)
+        world.minute()
+        world.probe_run()
+        world.advance_rollout()
+    world.broken_route_revisions.add(world.revisions[34])
+    world.deploy(34)
+    world.minute()
+    world.advance_rollout()
+    world.probe_run()
+
+
+def alarm_event(world: Any, shape: str = "alarm-state-change", seconds_ago: float = 0, firing: bool = True) -> Any:
+    """A sample alarm event (events/SHAPE.json) stamped `seconds_ago` before the world's clock: one distinct
+    alarm state change per stamp. `firing` also puts the alarm in ALARM in moto, as CloudWatch would be."""
+    event = copy.deepcopy(load_event(shape))
+    stamp = (world.clock() - timedelta(seconds=seconds_ago)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+    if shape == "alarm-sns":
+        message = json.loads(event["Records"][0]["Sns"]["Message"])
+        message["StateChangeTime"] = stamp
+        event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+    elif shape == "alarm-lambda-action":
+        event["alarmData"]["state"]["timestamp"] = stamp
+    else:
+        event["detail"]["state"]["timestamp"] = stamp
+    if firing:
+        boto3.client("cloudwatch").set_alarm_state(
+            AlarmName=world.stack.alarm_names["RollbackAlarm"], StateValue="ALARM", StateReason="test: firing"
+        )
+    return event
+
+
+def store(world: Any) -> StateStore:
+    """The stack's state table, read as the functions read it."""
+    return StateStore(boto3.client("dynamodb"), world.stack.table_name)
+
+
+def audit_actions(world: Any) -> list[str]:
+    """The audit trail oldest first: each decision's action, or the record's kind; promotions left out."""
+    return [
+        r.get("action") or r["kind"] for r in reversed(store(world).history(GUARDED, 50)) if r["kind"] != "promotion"
+    ]
+
+
+def updates_to(world: Any, revision: int) -> int:
+    """How many UpdateService calls named revision :N."""
+    return sum(1 for _, td in world.simulator.update_calls if td == world.revisions[revision])
+
+
+def rollback_updates(world: Any) -> list[str]:
+    """The task definitions UpdateService was called with, the seed's own deployments (:32..:34) left out."""
+    pipeline = {world.revisions[r] for r in (32, 33, 34)}
+    return [td for _, td in world.simulator.update_calls if td not in pipeline]
+
+
+def notification_subjects(world: Any) -> list[str]:
+    """The subjects of the notifications published since the last look (reading drains them)."""
+    return [n["subject"] for n in world.stack.notifications()]
