@@ -1,4 +1,8 @@
-"""The rollback decision table (docs/design.md): every action, and the order of the rules."""
+"""The rollback decision table (docs/design.md, "Decision table"): every row, and the order of the rows.
+
+Each case is named by the row of the table that decides it (`row 14: cooldown, ...`), so the code, the docs
+and the test ids share one numbering; a test below holds ROWS to the table in docs/design.md.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,27 @@ from canary_rollback.core.models import AlarmNow, AlarmSignal, KnownGood, PauseF
 from canary_rollback.core.rollback_record import RollbackRecord
 from canary_rollback.rollback.decision import RollbackSettings, decide_rollback, parse_alarm_time
 from tests.support.builders import T0, rev, rolling, steady
+from tests.support.paths import REPO
+
+# The rows of docs/design.md's decision table, in decide_rollback's order: the first that matches decides.
+ROWS = {
+    1: "not an alarm",
+    2: "replay",
+    3: "finish",
+    4: "stale",
+    5: "paused",
+    6: "no service",
+    7: "no known-good",
+    8: "resume",
+    9: "gated deployment",
+    10: "lock held",
+    11: "rolled here",
+    12: "already known-good",
+    13: "deploying known-good",
+    14: "cooldown",
+    15: "dry run",
+    16: "roll back",
+}
 
 NOW = T0 + timedelta(hours=1)
 SETTINGS = RollbackSettings(cooldown_seconds=900, dry_run=False, max_alarm_age_seconds=600, lock_lease_seconds=150)
@@ -61,15 +86,22 @@ def with_kg(**changes: object) -> ServiceState:
 PAUSE = PauseFlag("arn:aws:sts::123456789012:assumed-role/oncall/alice (alice)", T0, "migrating the ALB")
 DRY = replace(SETTINGS, dry_run=True)
 
-# (case, alarm, CloudWatch now, service, state, settings, known-good ACTIVE, action, a phrase of the reason)
+# ((row, case), alarm, CloudWatch now, service, state, settings, action, a phrase of the reason)
 Case = tuple[
-    str, AlarmSignal | None, AlarmNow | None, ServiceObservation | None, ServiceState, RollbackSettings, str, str
+    tuple[int, str],
+    AlarmSignal | None,
+    AlarmNow | None,
+    ServiceObservation | None,
+    ServiceState,
+    RollbackSettings,
+    str,
+    str,
 ]
 CASES: list[Case] = [
-    ("unrecognised event", None, None, None, ServiceState(), SETTINGS, "ignored", "not a CloudWatch alarm"),
-    ("alarm back to OK", alarm("OK"), None, steady(34), with_kg(), SETTINGS, "ignored", "is OK, not ALARM"),
+    ((1, "an unrecognised event"), None, None, None, ServiceState(), SETTINGS, "ignored", "not a CloudWatch alarm"),
+    ((1, "the alarm back to OK"), alarm("OK"), None, steady(34), with_kg(), SETTINGS, "ignored", "is OK, not ALARM"),
     (
-        "insufficient data",
+        (1, "an INSUFFICIENT_DATA state change"),
         alarm("INSUFFICIENT_DATA"),
         None,
         steady(34),
@@ -79,108 +111,7 @@ CASES: list[Case] = [
         "not ALARM",
     ),
     (
-        "event older than MAX_ALARM_AGE_SECONDS",
-        alarm(age_s=601),
-        FIRING,
-        steady(34),
-        with_kg(),
-        SETTINGS,
-        "stale",
-        "601 s ago",
-    ),
-    (
-        "age exactly at the limit still acts",
-        alarm(age_s=600),
-        FIRING,
-        steady(34),
-        with_kg(),
-        SETTINGS,
-        "rolled_back",
-        "seen healthy",
-    ),
-    ("CloudWatch says OK now", THIS, AlarmNow(True, "OK"), steady(34), with_kg(), SETTINGS, "stale", "is OK now"),
-    (
-        "CloudWatch says INSUFFICIENT_DATA now",
-        THIS,
-        AlarmNow(True, "INSUFFICIENT_DATA"),
-        steady(34),
-        with_kg(),
-        SETTINGS,
-        "stale",
-        "no longer in ALARM",
-    ),
-    (
-        "alarm unknown to CloudWatch: judged by the event",
-        THIS,
-        AlarmNow(False),
-        steady(34),
-        with_kg(),
-        SETTINGS,
-        "rolled_back",
-        "seen healthy",
-    ),
-    (
-        "unreadable stamp, CloudWatch says ALARM",
-        alarm(changed_at="yesterday"),
-        FIRING,
-        steady(34),
-        with_kg(),
-        SETTINGS,
-        "rolled_back",
-        "seen healthy",
-    ),
-    (
-        "unreadable stamp, alarm unknown",
-        alarm(changed_at="yesterday"),
-        AlarmNow(False),
-        steady(34),
-        with_kg(),
-        SETTINGS,
-        "stale",
-        "unreadable",
-    ),
-    (
-        "stale even when nothing is known-good",
-        alarm(age_s=3600),
-        FIRING,
-        steady(34),
-        ServiceState(),
-        SETTINGS,
-        "stale",
-        "3600 s ago",
-    ),
-    (
-        "paused by an operator",
-        THIS,
-        FIRING,
-        steady(34),
-        with_kg(paused=PAUSE),
-        SETTINGS,
-        "paused",
-        "migrating the ALB",
-    ),
-    (
-        "stale retry of our own attempt whose UpdateService went through: finished, not stale",
-        alarm(age_s=900),
-        AlarmNow(True, "OK"),
-        rolling(31, 34),
-        with_kg(last_rollback=lock(200, "pending", owner=alarm(age_s=900))),
-        SETTINGS,
-        "rolled_back",
-        "its first attempt had reached ECS",
-    ),
-    (
-        "stale retry of our own attempt that never reached ECS: stale",
-        alarm(age_s=900),
-        FIRING,
-        steady(34),
-        with_kg(last_rollback=lock(200, "pending", owner=alarm(age_s=900))),
-        SETTINGS,
-        "stale",
-        "900 s ago",
-    ),
-    (
-        "a redelivery while paused replays the rollback that happened",
+        (2, "a redelivery while paused"),
         THIS,
         FIRING,
         steady(31),
@@ -190,117 +121,7 @@ CASES: list[Case] = [
         "a redelivery",
     ),
     (
-        "an abandoned lock whose UpdateService went through is finished even when the new alarm is stale",
-        alarm(age_s=700),
-        FIRING,
-        steady(31),
-        with_kg(last_rollback=lock(200, "pending")),
-        SETTINGS,
-        "rolled_back",
-        "had reached ECS",
-    ),
-    (
-        "a gated (BLUE_GREEN) deployment under way is ECS's to roll back",
-        THIS,
-        FIRING,
-        replace(rolling(34, 31), deployment_strategy="BLUE_GREEN"),
-        with_kg(),
-        SETTINGS,
-        "in_progress",
-        "rolls it back by itself",
-    ),
-    (
-        "a gated service, steady on a broken revision after its bake time, is rolled back",
-        THIS,
-        FIRING,
-        replace(steady(34), deployment_strategy="BLUE_GREEN"),
-        with_kg(),
-        SETTINGS,
-        "rolled_back",
-        "seen healthy",
-    ),
-    (
-        "nothing seen healthy",
-        THIS,
-        FIRING,
-        steady(34),
-        ServiceState(),
-        SETTINGS,
-        "no_known_good",
-        "refusing to guess",
-    ),
-    (
-        "seed: :34 broken, :31 known-good",
-        THIS,
-        FIRING,
-        steady(34),
-        with_kg(),
-        SETTINGS,
-        "rolled_back",
-        "seen healthy",
-    ),
-    (
-        "fault on the known-good itself",
-        THIS,
-        FIRING,
-        steady(31),
-        with_kg(),
-        SETTINGS,
-        "already_known_good",
-        "not a deployment's",
-    ),
-    (
-        "known-good deploying already",
-        THIS,
-        FIRING,
-        rolling(31, 34),
-        with_kg(),
-        SETTINGS,
-        "in_progress",
-        "already deploying",
-    ),
-    (
-        "another state change holds a live lock",
-        THIS,
-        FIRING,
-        steady(34),
-        with_kg(last_rollback=lock(10, "pending")),
-        SETTINGS,
-        "in_progress",
-        "under way",
-    ),
-    (
-        "own dead attempt (same state change): resume",
-        THIS,
-        FIRING,
-        steady(34),
-        with_kg(last_rollback=lock(10, "pending", owner=THIS)),
-        SETTINGS,
-        "rolled_back",
-        "resuming rollback r1",
-    ),
-    (
-        "abandoned lock past its lease: take over",
-        THIS,
-        FIRING,
-        steady(34),
-        with_kg(last_rollback=lock(151, "pending")),
-        SETTINGS,
-        "rolled_back",
-        "took over abandoned rollback r1",
-    ),
-    (
-        "abandoned lock whose UpdateService went through",
-        THIS,
-        FIRING,
-        rolling(31, 34),
-        with_kg(last_rollback=lock(200, "pending")),
-        SETTINGS,
-        "rolled_back",
-        "had reached ECS",
-    ),
-    (
-        "redelivery of a finished state change: replay",
+        (2, "a redelivery of a finished state change"),
         THIS,
         FIRING,
         rolling(31, 34),
@@ -310,7 +131,168 @@ CASES: list[Case] = [
         "a redelivery",
     ),
     (
-        "slow alarm after our own rollback, no verdict yet",
+        (3, "a stale retry of our own attempt whose UpdateService went through"),
+        alarm(age_s=900),
+        AlarmNow(True, "OK"),
+        rolling(31, 34),
+        with_kg(last_rollback=lock(200, "pending", owner=alarm(age_s=900))),
+        SETTINGS,
+        "rolled_back",
+        "its first attempt had reached ECS",
+    ),
+    (
+        (3, "an abandoned lock whose UpdateService went through, the new alarm stale"),
+        alarm(age_s=700),
+        FIRING,
+        steady(31),
+        with_kg(last_rollback=lock(200, "pending")),
+        SETTINGS,
+        "rolled_back",
+        "had reached ECS",
+    ),
+    (
+        (3, "an abandoned lock whose UpdateService went through"),
+        THIS,
+        FIRING,
+        rolling(31, 34),
+        with_kg(last_rollback=lock(200, "pending")),
+        SETTINGS,
+        "rolled_back",
+        "had reached ECS",
+    ),
+    (
+        (4, "older than MAX_ALARM_AGE_SECONDS"),
+        alarm(age_s=601),
+        FIRING,
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        "stale",
+        "601 s ago",
+    ),
+    ((4, "CloudWatch says OK now"), THIS, AlarmNow(True, "OK"), steady(34), with_kg(), SETTINGS, "stale", "is OK now"),
+    (
+        (4, "CloudWatch says INSUFFICIENT_DATA now"),
+        THIS,
+        AlarmNow(True, "INSUFFICIENT_DATA"),
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        "stale",
+        "no longer in ALARM",
+    ),
+    (
+        (4, "an unreadable stamp of an alarm CloudWatch does not know"),
+        alarm(changed_at="yesterday"),
+        AlarmNow(False),
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        "stale",
+        "unreadable",
+    ),
+    (
+        (4, "even when nothing is known-good, which row 7 would say"),
+        alarm(age_s=3600),
+        FIRING,
+        steady(34),
+        ServiceState(),
+        SETTINGS,
+        "stale",
+        "3600 s ago",
+    ),
+    (
+        (4, "a retry of our own attempt that never reached ECS"),
+        alarm(age_s=900),
+        FIRING,
+        steady(34),
+        with_kg(last_rollback=lock(200, "pending", owner=alarm(age_s=900))),
+        SETTINGS,
+        "stale",
+        "900 s ago",
+    ),
+    (
+        (5, "by an operator"),
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(paused=PAUSE),
+        SETTINGS,
+        "paused",
+        "migrating the ALB",
+    ),
+    (
+        (6, "the service could not be described"),
+        THIS,
+        FIRING,
+        None,
+        with_kg(),
+        SETTINGS,
+        "ignored",
+        "could not be described",
+    ),
+    (
+        (7, "nothing seen healthy"),
+        THIS,
+        FIRING,
+        steady(34),
+        ServiceState(),
+        SETTINGS,
+        "no_known_good",
+        "refusing to guess",
+    ),
+    (
+        (7, "a dry run still refuses to guess"),
+        THIS,
+        FIRING,
+        steady(34),
+        ServiceState(),
+        DRY,
+        "no_known_good",
+        "refusing to guess",
+    ),
+    (
+        (8, "our own dead attempt (same state change)"),
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(last_rollback=lock(10, "pending", owner=THIS)),
+        SETTINGS,
+        "rolled_back",
+        "resuming rollback r1",
+    ),
+    (
+        (9, "a BLUE_GREEN deployment under way is ECS's to roll back"),
+        THIS,
+        FIRING,
+        replace(rolling(34, 31), deployment_strategy="BLUE_GREEN"),
+        with_kg(),
+        SETTINGS,
+        "in_progress",
+        "rolls it back by itself",
+    ),
+    (
+        (10, "another state change holds a live lock"),
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(last_rollback=lock(10, "pending")),
+        SETTINGS,
+        "in_progress",
+        "under way",
+    ),
+    (
+        (10, "the lease 1 s from its end"),
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(last_rollback=lock(149, "pending")),
+        SETTINGS,
+        "in_progress",
+        "under way",
+    ),
+    (
+        (11, "the slow alarm after our own rollback, no verdict yet"),
         THIS,
         FIRING,
         steady(31),
@@ -320,7 +302,17 @@ CASES: list[Case] = [
         "because of rollback r1",
     ),
     (
-        "after the verdict a fault on the known-good is not a deployment's",
+        (12, "a fault on the known-good itself"),
+        THIS,
+        FIRING,
+        steady(31),
+        with_kg(),
+        SETTINGS,
+        "already_known_good",
+        "not a deployment's",
+    ),
+    (
+        (12, "after the verdict, a fault on the known-good"),
         THIS,
         FIRING,
         steady(31),
@@ -330,7 +322,17 @@ CASES: list[Case] = [
         "not a deployment's",
     ),
     (
-        "completed rollback, the broken revision redeployed",
+        (13, "the known-good deploying already"),
+        THIS,
+        FIRING,
+        rolling(31, 34),
+        with_kg(),
+        SETTINGS,
+        "in_progress",
+        "already deploying",
+    ),
+    (
+        (14, "the broken revision redeployed"),
         THIS,
         FIRING,
         steady(34),
@@ -340,7 +342,7 @@ CASES: list[Case] = [
         "300 s ago",
     ),
     (
-        "recent rollback, a new deploy broke again",
+        (14, "a new deploy broke again"),
         THIS,
         FIRING,
         steady(35),
@@ -350,7 +352,78 @@ CASES: list[Case] = [
         "a person should look",
     ),
     (
-        "rollback long ago",
+        (14, "1 s before the cooldown ends"),
+        THIS,
+        FIRING,
+        steady(35),
+        with_kg(last_rollback=lock(899)),
+        SETTINGS,
+        "cooldown",
+        "899 s ago",
+    ),
+    ((15, "DRY_RUN says what it would do"), THIS, FIRING, steady(34), with_kg(), DRY, "dry_run", "would roll back"),
+    (
+        (16, "an age exactly at the limit still acts"),
+        alarm(age_s=600),
+        FIRING,
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        "rolled_back",
+        "seen healthy",
+    ),
+    (
+        (16, "an alarm CloudWatch does not know is judged by its event"),
+        THIS,
+        AlarmNow(False),
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        "rolled_back",
+        "seen healthy",
+    ),
+    (
+        (16, "an unreadable stamp, CloudWatch says ALARM"),
+        alarm(changed_at="yesterday"),
+        FIRING,
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        "rolled_back",
+        "seen healthy",
+    ),
+    (
+        (16, "a gated service steady on a broken revision after its bake time"),
+        THIS,
+        FIRING,
+        replace(steady(34), deployment_strategy="BLUE_GREEN"),
+        with_kg(),
+        SETTINGS,
+        "rolled_back",
+        "seen healthy",
+    ),
+    (
+        (16, "the seed: :34 broken, :31 known-good"),
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(),
+        SETTINGS,
+        "rolled_back",
+        "seen healthy",
+    ),
+    (
+        (16, "an abandoned lock past its lease is taken over"),
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(last_rollback=lock(151, "pending")),
+        SETTINGS,
+        "rolled_back",
+        "took over abandoned rollback r1",
+    ),
+    (
+        (16, "the last rollback long ago"),
         THIS,
         FIRING,
         steady(35),
@@ -360,7 +433,7 @@ CASES: list[Case] = [
         "seen healthy",
     ),
     (
-        "failed attempts hold no cooldown",
+        (16, "a failed attempt holds no cooldown"),
         THIS,
         FIRING,
         steady(34),
@@ -369,24 +442,37 @@ CASES: list[Case] = [
         "rolled_back",
         "seen healthy",
     ),
-    ("dry run", THIS, FIRING, steady(34), with_kg(), DRY, "dry_run", "would roll back"),
     (
-        "dry run still refuses to guess",
+        (16, "an abandoned lock whose lease ends now is taken over"),
         THIS,
         FIRING,
         steady(34),
-        ServiceState(),
-        DRY,
-        "no_known_good",
-        "refusing to guess",
+        with_kg(last_rollback=lock(150, "pending")),
+        SETTINGS,
+        "rolled_back",
+        "took over abandoned rollback r1",
+    ),
+    (
+        (16, "the cooldown over to the second"),
+        THIS,
+        FIRING,
+        steady(35),
+        with_kg(last_rollback=lock(900)),
+        SETTINGS,
+        "rolled_back",
+        "seen healthy",
     ),
 ]
+
+
+def case_id(row: int, case: str) -> str:
+    return f"row {row}: {ROWS[row]}, {case}"
 
 
 @pytest.mark.parametrize(
     ("alarm_signal", "alarm_now", "service", "state", "settings", "expected", "phrase"),
     [case[1:] for case in CASES],
-    ids=[case[0] for case in CASES],
+    ids=[case_id(*case[0]) for case in CASES],
 )
 def test_decision_table(
     alarm_signal: AlarmSignal | None,
@@ -402,19 +488,32 @@ def test_decision_table(
     assert phrase in decision.reason
 
 
-def test_rollback_targets_the_known_good_not_the_previous_revision() -> None:
+def test_every_row_of_the_table_in_the_docs_has_a_case_named_after_it() -> None:
+    # The table in docs/design.md: "| N | name | when | action | calls ECS | notifies |"
+    table = (REPO / "docs" / "design.md").read_text().split("## Decision table", 1)[1].split("\n## ", 1)[0]
+    documented = {
+        int(cells[1]): cells[2]
+        for cells in (line.split("|") for line in table.splitlines())
+        if len(cells) > 2 and cells[1].strip().isdigit()
+    }
+    assert {number: name.strip() for number, name in documented.items()} == ROWS
+    assert sorted({row for (row, _), *_ in CASES}) == sorted(ROWS)
+    assert len({case_id(*case[0]) for case in CASES}) == len(CASES)  # one id per case
+
+
+def test_row_16_targets_the_known_good_not_the_previous_revision() -> None:
     decision = decide_rollback(THIS, steady(34), with_kg(), NOW, SETTINGS, alarm_now=FIRING)
     assert (decision.current, decision.target, decision.claim) == (rev(34), rev(31), "free")
     assert decision.notify
 
 
-def test_no_known_good_never_names_a_target_and_notifies() -> None:
+def test_row_7_no_known_good_never_names_a_target_and_notifies() -> None:
     decision = decide_rollback(THIS, steady(34), ServiceState(), NOW, SETTINGS)
     assert decision.target is None
     assert decision.notify
 
 
-def test_stale_and_paused_notify_and_never_act() -> None:
+def test_rows_4_and_5_stale_and_paused_notify_and_never_act() -> None:
     stale = decide_rollback(alarm(age_s=700), steady(34), with_kg(), NOW, SETTINGS)
     paused = decide_rollback(THIS, steady(34), with_kg(paused=PAUSE), NOW, SETTINGS)
     for decision in (stale, paused):
@@ -424,7 +523,7 @@ def test_stale_and_paused_notify_and_never_act() -> None:
     assert paused.target == rev(31)  # what an operator would roll back to by hand
 
 
-def test_resume_and_takeover_target_the_locks_revision_and_say_how_they_hold_it() -> None:
+def test_rows_8_16_and_2_resume_takeover_and_replay_target_the_locks_revision_and_say_how_they_hold_it() -> None:
     resumed = decide_rollback(THIS, steady(34), with_kg(last_rollback=lock(10, "pending", owner=THIS)), NOW, SETTINGS)
     assert (resumed.claim, resumed.target) == ("resume", rev(31))
     taken = decide_rollback(THIS, steady(34), with_kg(last_rollback=lock(151, "pending")), NOW, SETTINGS)
@@ -433,14 +532,14 @@ def test_resume_and_takeover_target_the_locks_revision_and_say_how_they_hold_it(
     assert (replayed.claim, replayed.notify) == ("replay", False)  # answered once already; nobody told twice
 
 
-def test_lease_boundary() -> None:
+def test_row_10_holds_until_the_lease_ends_then_row_16_takes_over() -> None:
     live = with_kg(last_rollback=lock(149, "pending"))
     assert decide_rollback(THIS, steady(34), live, NOW, SETTINGS).action == "in_progress"
     over = with_kg(last_rollback=lock(150, "pending"))
     assert decide_rollback(THIS, steady(34), over, NOW, SETTINGS).claim == "takeover"
 
 
-def test_cooldown_boundary_is_exclusive() -> None:
+def test_row_14_cooldown_ends_exclusively_then_row_16_rolls_back() -> None:
     state = with_kg(last_rollback=lock(900))
     assert decide_rollback(THIS, steady(35), state, NOW, SETTINGS).action == "rolled_back"
     state = with_kg(last_rollback=lock(899))
