@@ -1,9 +1,10 @@
-"""`sam build` produces functions that import the way the python3.12 Lambda runtime imports them."""
+"""`sam build` produces functions that import the way the python3.12 Lambda runtime imports them.
+
+The build itself runs beside the other tests from the session's start (tests/integration/conftest.py)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,38 +12,15 @@ import boto3
 import pytest
 import s3transfer
 
-from tests.support.paths import REPO
-from tests.support.template import sam_cli, sam_env
-
-
-def python312_env() -> dict[str, str]:
-    """An environment in which `python3.12` runs (sam build's python3.12 workflow needs one on PATH)."""
-    env = sam_env()
-    if (
-        shutil.which("python3.12")
-        and subprocess.run(["python3.12", "-V"], capture_output=True, check=False).returncode == 0
-    ):
-        return env
-    if shutil.which("pyenv"):
-        versions = subprocess.run(["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False).stdout
-        py312 = [v for v in versions.split() if v.startswith("3.12.")]
-        if py312:
-            current = subprocess.run(["pyenv", "version-name"], capture_output=True, text=True, check=False).stdout
-            env["PYENV_VERSION"] = ":".join([*current.strip().split(":"), py312[-1]])
-            return env
-    pytest.skip("no python3.12 on this machine: sam build for the python3.12 runtime needs one")
+from tests.support.sam_build import SamBuild
 
 
 @pytest.mark.slow
-def test_sam_build_and_import_each_built_function(tmp_path: Path) -> None:
-    env = python312_env()
-    build_dir = tmp_path / "build"
-    result = subprocess.run(
-        [sam_cli(), "build", "--template-file", str(REPO / "template.yaml"), "--build-dir", str(build_dir),
-         "--cache-dir", str(tmp_path / "cache")],
-        capture_output=True, text=True, env=env, cwd=REPO, check=False, timeout=600,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def test_sam_build_and_import_each_built_function(sam_build: SamBuild, tmp_path: Path) -> None:
+    returncode, output = sam_build.finish()
+    assert returncode == 0, output
+    build_dir = sam_build.build_dir
+    env = sam_build.env
 
     # boto3 is part of the Lambda runtime, not of the package: lend the dev venv's (pure Python) copy
     runtime_libs = tmp_path / "runtime"

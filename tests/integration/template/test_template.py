@@ -452,7 +452,13 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     ]
     probes[-1]["auth_scheme"] = "Basic"
     boto3.client("ssm").put_parameter(Name="/canary-rollback/probes", Value=json.dumps(probes), Type="String")
-    env = {**world.stack.function_env, "PROBES": "", "PROBES_PARAMETER": "/canary-rollback/probes"}
+    # a 30 s watch: its three rounds make every call thirty would (lease, heartbeats, rounds, release)
+    env = {
+        **world.stack.function_env,
+        "PROBES": "",
+        "PROBES_PARAMETER": "/canary-rollback/probes",
+        "WATCH_SECONDS": "30",
+    }
     probe_runtime = build_runtime(env, clients=recorder("ProbeFunction"), clock=world.clock)
     SimulatedTime(world.clock).install(probe_runtime)  # a watch on simulated time
     probe_handler.runtime.set(probe_runtime)
