@@ -20,10 +20,10 @@ from canary_rollback.aws.clients import AwsClients
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.identity import caller_arn
 from canary_rollback.aws.state_store import StateStore, update_with_retry
+from canary_rollback.core.arns import revision_label
 from canary_rollback.core.config import load_settings
 from canary_rollback.core.errors import CanaryRollbackError, ConfigError, EcsError, StateStoreError
 from canary_rollback.core.models import AlarmSignal, GuardedService, KnownGood, PauseFlag, ServiceState
-from canary_rollback.core.notifications import revision_label
 from canary_rollback.core.probe_spec import parse_probes_json
 from canary_rollback.http.prober import build_session, run_probes
 from canary_rollback.probe.snapshots import SnapshotRefused, operator_snapshot
