@@ -78,7 +78,7 @@ def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None
             )
         _best_effort(
             "publish hook metrics",
-            lambda: runtime.metrics_sink.publish(hook_metrics(results, settings.service_name, event.stage, now)),
+            lambda: runtime.metrics_sink.publish(hook_metrics(results, settings.powertools_service, event.stage, now)),
         )
     _record(runtime, guarded, outcome, now)
     return outcome

@@ -117,7 +117,7 @@ def execute_probe_run(
             "probe result",
             extra={"probe": result.as_dict(), "detail": result.detail},
         )
-    runtime.metrics_sink.publish(probe_run_metrics(results, settings.service_name, now))
+    runtime.metrics_sink.publish(probe_run_metrics(results, settings.powertools_service, now))
 
     if guarded is None or store is None:
         return ProbeRunReport(results, None, None, settings.known_good_after)
@@ -168,7 +168,7 @@ def execute_probe_run(
         event = tracking.recovery
         if event.seconds is not None:
             runtime.metrics_sink.publish(
-                [service_metric("RecoverySeconds", "Seconds", event.seconds, settings.service_name, now)]
+                [service_metric("RecoverySeconds", "Seconds", event.seconds, settings.powertools_service, now)]
             )
         store.audit(
             guarded,

@@ -258,7 +258,7 @@ class RollbackResponder:
         ]
         if decision.action in ("rolled_back", "no_known_good") and decision.claim != "replay":
             value = 1 if decision.action == "rolled_back" else 0
-            metric = service_metric("Rollbacks", "Count", value, self._rt.settings.service_name, now)
+            metric = service_metric("Rollbacks", "Count", value, self._rt.settings.powertools_service, now)
             steps.append(("publish the Rollbacks metric", lambda: self._rt.metrics_sink.publish([metric])))
         if decision.notify:
             message = decision_notification(self._guarded, alarm, decision)
