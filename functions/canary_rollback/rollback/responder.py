@@ -83,7 +83,8 @@ class RollbackResponder:
 
     def preview(self, alarm: AlarmSignal, now: datetime) -> Decision:
         """What the alarm would decide now: gathers the same inputs, acts on nothing, records nothing."""
-        return self._decide(alarm, now, None)[2]
+        _, _, decision, plan = self._decide(alarm, now, None)
+        return _explained(decision, plan)
 
     # ---- deciding ------------------------------------------------------------------------------------
     def _decide(
@@ -94,10 +95,7 @@ class RollbackResponder:
         state = self._store.load(self._guarded)
         service = ecs.describe(self._guarded)
         decision = decide_rollback(alarm, service, state, now, self._settings, alarm_now=alarm_now)
-        plan = self._plan(decision, state, service.task_definition_arn)
-        if plan is not None:
-            decision = replace(decision, reason=f"{decision.reason}; {plan.reason()}", needs_copy=plan.register)
-        return state, service.task_definition_arn, decision, plan
+        return state, service.task_definition_arn, decision, self._plan(decision, state, service.task_definition_arn)
 
     def _plan(self, decision: Decision, state: ServiceState, current: str) -> TargetPlan | None:
         """What is restored (restore.py): the known-good as it is, or a copy from its snapshot with its images
@@ -121,7 +119,7 @@ class RollbackResponder:
         for _ in range(LOCK_ATTEMPTS):
             state, current, decision, plan = self._decide(alarm, now, alarm_now)
             if decision.action != "rolled_back":
-                return decision, False
+                return _explained(decision, plan), False
             if decision.claim == "replay":
                 return decision, False  # answered before; nothing to do, nobody to tell twice
             held = state.last_rollback
@@ -170,12 +168,9 @@ class RollbackResponder:
 
     # ---- acting --------------------------------------------------------------------------------------
     def _carry_out(self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None) -> Decision:
-        reason = decision.reason
         try:
             if plan is not None and plan.register and lock.copied_from is None:
                 lock = self._register_copy(plan, lock)
-            if plan is not None and plan.register:
-                reason = reason.replace(plan.reason(), plan.reason(lock.to_arn))
             if current != lock.to_arn:  # a resumed attempt may find its UpdateService already went through
                 self._rt.ecs.update_service(self._guarded, lock.to_arn)
         except EcsError:
@@ -183,7 +178,8 @@ class RollbackResponder:
             raise
         # ECS accepted: from here on nothing may fail the invocation (docs/design.md).
         self._best_effort("mark the rollback done", lambda: self._mark_done(lock, plan))
-        return replace(decision, target=lock.to_arn, reason=reason)
+        # The lock's target is the copy once one is registered: the reason names it.
+        return replace(_explained(decision, plan, lock.to_arn), target=lock.to_arn)
 
     def _register_copy(self, plan: TargetPlan, lock: RollbackRecord) -> RollbackRecord:
         """Register the copy and record it in the lock before UpdateService, so a resumed attempt reuses it."""
@@ -303,3 +299,11 @@ class RollbackResponder:
             self._store.audit(self._guarded, record, now)
         except CanaryRollbackError:
             logger.exception("could not write the error to the audit trail")
+
+
+def _explained(decision: Decision, plan: TargetPlan | None, deployed: str | None = None) -> Decision:
+    """The decision with what is restored and why (restore.py), and the copy's ARN once it is registered."""
+    if plan is None:
+        return decision
+    reason = f"{decision.reason}; {plan.reason(deployed if plan.register else None)}"
+    return replace(decision, reason=reason, needs_copy=plan.register)
