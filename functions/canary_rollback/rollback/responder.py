@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.core.audit import DecisionRecord, ErrorRecord, TakeoverRecord, record_fields
 from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
@@ -240,17 +241,22 @@ class RollbackResponder:
         """Audit, metric, notification. Before any action they must succeed (a retry decides again); after
         ECS accepted an UpdateService they are best effort, so a broken topic cannot undo a rollback's answer."""
         decision, alarm = outcome.decision, outcome.alarm
-        record = {
-            "kind": "decision",
-            **outcome.as_response(),
-            "alarm_state": alarm.state if alarm else None,
-            "delivery": alarm.delivery if alarm else None,
-            "dry_run": self._settings.dry_run,
-            "at": now.isoformat(),
-        }
-        logger.info("rollback decision", extra={"decision": record})
+        record = DecisionRecord(
+            at=now,
+            action=decision.action,
+            reason=decision.reason,
+            alarm=alarm.alarm_name if alarm else None,
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+            current=decision.current,
+            target=decision.target,
+            alarm_state=alarm.state if alarm else None,
+            delivery=alarm.delivery if alarm else None,
+            dry_run=self._settings.dry_run,
+        )
+        logger.info("rollback decision", extra={"decision": record_fields(record)})
         steps: list[tuple[str, Callable[[], object]]] = [
-            ("write the audit record", lambda: self._store.audit(self._guarded, record, now))
+            ("write the audit record", lambda: self._store.audit(self._guarded, record))
         ]
         if decision.action in ("rolled_back", "no_known_good") and decision.claim != "replay":
             value = 1 if decision.action == "rolled_back" else 0
@@ -270,33 +276,31 @@ class RollbackResponder:
         best_effort(f"rollback reached ECS but could not {what}", step, service=self._guarded.key)
 
     def _audit_takeover(self, abandoned: RollbackRecord | None, lock: RollbackRecord, now: datetime) -> None:
-        record = {
-            "kind": "takeover",
-            "rollback_id": lock.rollback_id,
-            "abandoned": abandoned.rollback_id if abandoned else None,
-            "abandoned_alarm": abandoned.alarm if abandoned else None,
-            "abandoned_at": abandoned.at.isoformat() if abandoned else None,
-            "lease_ended": abandoned.lease_end.isoformat() if abandoned else None,
-            "cluster": self._guarded.cluster,
-            "service": self._guarded.service,
-            "at": now.isoformat(),
-        }
-        logger.warning("took over an abandoned rollback lock", extra={"takeover": record})
-        self._store.audit(self._guarded, record, now)
+        record = TakeoverRecord(
+            at=now,
+            rollback_id=lock.rollback_id,
+            abandoned=abandoned.rollback_id if abandoned else None,
+            abandoned_alarm=abandoned.alarm if abandoned else None,
+            abandoned_at=abandoned.at if abandoned else None,
+            lease_ended=abandoned.lease_end if abandoned else None,
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.warning("took over an abandoned rollback lock", extra={"takeover": record_fields(record)})
+        self._store.audit(self._guarded, record)
 
     def _record_error(self, alarm: AlarmSignal | None, exc: Exception, now: datetime) -> None:
-        record = {
-            "kind": "error",
-            "alarm": alarm.alarm_name if alarm else None,
-            "error": type(exc).__name__,
-            "message": str(exc),
-            "cluster": self._guarded.cluster,
-            "service": self._guarded.service,
-            "at": now.isoformat(),
-        }
-        logger.error("rollback failed", extra={"error_record": record})
+        record = ErrorRecord(
+            at=now,
+            alarm=alarm.alarm_name if alarm else None,
+            error=type(exc).__name__,
+            message=str(exc),
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.error("rollback failed", extra={"error_record": record_fields(record)})
         try:
-            self._store.audit(self._guarded, record, now)
+            self._store.audit(self._guarded, record)
         except CanaryRollbackError:
             logger.exception("could not write the error to the audit trail")
 
