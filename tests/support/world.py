@@ -8,6 +8,7 @@ out; :34 rolls out with the MLflow route broken (the seed incident).
 from __future__ import annotations
 
 import copy
+import io
 import json
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import boto3
 
 from canary_rollback.aws.state_store import StateStore
+from canary_rollback.cli import main as cli_main
 from canary_rollback.core.models import GuardedService
 from demo.world import CLUSTER, SERVICE
 from tests.support.events import load_event
@@ -90,3 +92,14 @@ def rollback_updates(world: Any) -> list[str]:
 def notification_subjects(world: Any) -> list[str]:
     """The subjects of the notifications published since the last look (reading drains them)."""
     return [n["subject"] for n in world.stack.notifications()]
+
+
+def run_cli(world: Any, *argv: str) -> tuple[int, str]:
+    """`canary-rollback [--json] COMMAND ARGS` on the world's service and table: the exit code and what it printed
+    (errors go to stderr, as for a user)."""
+    out = io.StringIO()
+    flags = ["--cluster", GUARDED.cluster, "--service", GUARDED.service, "--table", world.stack.table_name]
+    json_flag = ["--json"] if "--json" in argv else []
+    args = [a for a in argv if a != "--json"]
+    code = cli_main([*json_flag, args[0], *flags, *args[1:]], out=out)
+    return code, out.getvalue()

@@ -16,29 +16,18 @@ from canary_rollback.cli import main
 from demo.world import CLUSTER, SERVICE
 from tests.support.invoke import ROLLBACK, invoke
 from tests.support.servers import LoopbackServer
-from tests.support.world import GUARDED, alarm_event, break_with_34, make_known_good, store
-
-
-def run(world: Any, *argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    guarded = ["--cluster", CLUSTER, "--service", SERVICE, "--table", world.stack.table_name]
-    args = list(argv)
-    json_flag = ["--json"] if "--json" in args else []
-    if json_flag:
-        args.remove("--json")
-    code = main([*json_flag, args[0], *guarded, *args[1:]], out=out)
-    return code, out.getvalue()
+from tests.support.world import GUARDED, alarm_event, break_with_34, make_known_good, run_cli, store
 
 
 def test_status_shows_current_known_good_and_streak(world: Any) -> None:
     make_known_good(world)
-    code, text = run(world, "status")
+    code, text = run_cli(world, "status")
     assert code == 0
     assert "current        hokusai-api-development:31  (steady)" in text
     assert "known-good     hokusai-api-development:31  since" in text
     assert "candidate      hokusai-api-development:31  streak 3" in text
     assert "last rollback  never" in text
-    code, raw = run(world, "--json", "status")
+    code, raw = run_cli(world, "--json", "status")
     data = json.loads(raw)
     assert data["known_good"]["arn"] == world.revisions[31]
     assert data["steady"] is True
@@ -48,25 +37,25 @@ def test_history_lists_decisions_newest_first(world: Any) -> None:
     make_known_good(world)
     break_with_34(world)
     invoke(ROLLBACK, alarm_event(world))
-    code, text = run(world, "history")
+    code, text = run_cli(world, "history")
     assert code == 0
     lines = text.splitlines()
     assert "rolled_back  -> hokusai-api-development:31" in lines[0]
     assert "promotion  hokusai-api-development:31" in lines[-1]
-    code, text = run(world, "status")
+    code, text = run_cli(world, "status")
     assert "last rollback  hokusai-api-development:34 -> hokusai-api-development:31" in text
 
 
 def test_mark_known_good_bootstraps_and_is_audited_then_rollback_dry_run_targets_it(world: Any) -> None:
     break_with_34(world)  # nothing seen healthy yet
-    code, text = run(world, "rollback", "--dry-run")
+    code, text = run_cli(world, "rollback", "--dry-run")
     assert code == 1
     assert "if the alarm fired now: no_known_good" in text
 
     # :30 names its image by tag and does not run: refused unless the operator accepts an unpinned known-good
-    code, text = run(world, "mark-known-good", "hokusai-api-development:30")
+    code, text = run_cli(world, "mark-known-good", "hokusai-api-development:30")
     assert code == 2
-    code, text = run(
+    code, text = run_cli(
         world,
         "mark-known-good",
         "hokusai-api-development:30",
@@ -83,7 +72,7 @@ def test_mark_known_good_bootstraps_and_is_audited_then_rollback_dry_run_targets
     history = store(world).history(GUARDED)
     assert history[0]["kind"] == "manual-known-good"
 
-    code, raw = run(world, "--json", "rollback", "--dry-run")
+    code, raw = run_cli(world, "--json", "rollback", "--dry-run")
     assert code == 0
     decision = json.loads(raw)
     assert (decision["action"], decision["current"], decision["target"]) == (
@@ -97,7 +86,7 @@ def test_mark_known_good_bootstraps_and_is_audited_then_rollback_dry_run_targets
 def test_mark_known_good_of_a_revision_that_does_not_exist_fails_clearly(
     world: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _ = run(world, "mark-known-good", "hokusai-api-development:99")
+    code, _ = run_cli(world, "mark-known-good", "hokusai-api-development:99")
     assert code == 3
     assert "DescribeTaskDefinition hokusai-api-development:99 failed" in capsys.readouterr().err
 

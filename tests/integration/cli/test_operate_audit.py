@@ -3,34 +3,17 @@ who made it. Against the moto world (the `world` fixture: :31 running steady, th
 
 from __future__ import annotations
 
-import io
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
-from canary_rollback.aws.state_store import StateStore
-from canary_rollback.cli import main
 from canary_rollback.core.audit import HookRecord
-from canary_rollback.core.models import GuardedService
+from tests.support.world import GUARDED, run_cli, store
 
-GUARDED = GuardedService("hokusai-development", "hokusai-api")
 GREEN = "arn:aws:ecs:us-east-1:123456789012:service-revision/hokusai-development/hokusai-api/9313423515462893900"
 MOTO_CALLER = "arn:aws:sts::123456789012:user/moto"
-
-
-def cli(world: Any, *argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    flags = ["--cluster", GUARDED.cluster, "--service", GUARDED.service, "--table", world.stack.table_name]
-    json_flag = ["--json"] if "--json" in argv else []
-    args = [a for a in argv if a != "--json"]
-    code = main([*json_flag, args[0], *flags, *args[1:]], out=out)
-    return code, out.getvalue()
-
-
-def store(world: Any) -> StateStore:
-    return StateStore(boto3.client("dynamodb"), world.stack.table_name)
 
 
 def test_status_and_history_show_the_gates_answers(world: Any) -> None:
@@ -62,8 +45,8 @@ def test_status_and_history_show_the_gates_answers(world: Any) -> None:
     )
 
     # When the operator reads the trail
-    code, history = cli(world, "history")
-    _, status = cli(world, "status")
+    code, history = run_cli(world, "history")
+    _, status = run_cli(world, "status")
 
     # Then each answer is a line that says what the gate saw
     assert code == 0
@@ -72,14 +55,14 @@ def test_status_and_history_show_the_gates_answers(world: Any) -> None:
         "2026-11-26T18:30:00+00:00  hook  IN_PROGRESS at POST_SCALE_UP  passes 1",
     ]
     assert "  2026-11-26T18:31:00+00:00  hook  FAILED at POST_TEST_TRAFFIC_SHIFT  mlflow-proxy 404" in status
-    _, raw = cli(world, "--json", "history")
+    _, raw = run_cli(world, "--json", "history")
     assert json.loads(raw)[0]["target_revision"] == GREEN  # the stored JSON, as before
 
 
 def test_pause_resume_and_mark_are_audited_with_the_operator(world: Any) -> None:
-    assert cli(world, "pause", "--reason", "ALB migration")[0] == 0
-    assert cli(world, "resume")[0] == 0
-    code, text = cli(
+    assert run_cli(world, "pause", "--reason", "ALB migration")[0] == 0
+    assert run_cli(world, "resume")[0] == 0
+    code, text = run_cli(
         world, "mark-known-good", "hokusai-api-development:31", "--reason", "bootstrap", "--allow-unpinned"
     )
     assert code == 0
@@ -98,7 +81,7 @@ def test_pause_resume_and_mark_are_audited_with_the_operator(world: Any) -> None
 def test_a_refused_mark_writes_nothing(world: Any, capsys: Any) -> None:
     # :30 names its image by tag and no task of it runs: its rollback could not restore what was seen
     before = store(world).load(GUARDED)
-    code, _ = cli(world, "mark-known-good", "hokusai-api-development:30")
+    code, _ = run_cli(world, "mark-known-good", "hokusai-api-development:30")
     assert code == 2
     assert "not marked:" in capsys.readouterr().err
     assert store(world).load(GUARDED) == before

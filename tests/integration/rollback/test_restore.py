@@ -3,7 +3,6 @@ tasks report the image digests ECS resolved at deployment start, tags move, old 
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -19,7 +18,7 @@ from demo.world import CLUSTER, FAMILY, SERVICE, IncidentWorld
 from tests.support.containers import Killed, app_that_dies, fresh_container, pass_the_deadline_of_unfinished_invocations
 from tests.support.invoke import ROLLBACK, invoke
 from tests.support.paths import STATE_ITEMS
-from tests.support.world import GUARDED, alarm_event, break_with_34, make_known_good, store
+from tests.support.world import GUARDED, alarm_event, break_with_34, make_known_good, run_cli, store
 
 GOOD = fake_digest("api built from main on Monday")
 BAD = fake_digest("api built from main with the routing change")
@@ -270,29 +269,18 @@ def test_a_known_good_recorded_before_snapshots_still_rolls_back(world: Incident
 # ---- operate: the CLI shows and records snapshots ------------------------------------------------------
 
 
-def cli(world: IncidentWorld, *argv: str) -> tuple[int, str]:
-    from canary_rollback.cli import main
-
-    out = io.StringIO()
-    flags = ["--cluster", CLUSTER, "--service", SERVICE, "--table", world.stack.table_name]
-    return main([argv[0], *flags, *argv[1:]], out=out), out.getvalue()
-
-
 def test_status_shows_the_known_goods_images_with_their_digests(tag_world: IncidentWorld) -> None:
     make_known_good(tag_world)
-    code, text = cli(tag_world, "status")
+    code, text = run_cli(tag_world, "status")
     assert code == 0
     assert f"  api          hokusai/api:main  @ {GOOD}" in text
-    from canary_rollback.cli import main
-
-    out = io.StringIO()
-    main(["--json", "status", "--cluster", CLUSTER, "--service", SERVICE, "--table", tag_world.stack.table_name], out)
-    images = json.loads(out.getvalue())["known_good"]["images"]
+    _, raw = run_cli(tag_world, "--json", "status")
+    images = json.loads(raw)["known_good"]["images"]
     assert images == [{"container": "api", "image": "hokusai/api:main", "digest": GOOD}]
 
 
 def test_mark_known_good_of_the_running_revision_records_its_tasks_digests(tag_world: IncidentWorld) -> None:
-    code, text = cli(tag_world, "mark-known-good", "hokusai-api-development:31")
+    code, text = run_cli(tag_world, "mark-known-good", "hokusai-api-development:31")
     assert code == 0
     assert f"@ {GOOD}" in text
     known_good = store(tag_world).load(GUARDED).known_good
@@ -304,12 +292,12 @@ def test_mark_known_good_of_the_running_revision_records_its_tasks_digests(tag_w
 def test_mark_known_good_refuses_a_tag_referenced_revision_that_is_not_running(
     tag_world: IncidentWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, _ = cli(tag_world, "mark-known-good", "hokusai-api-development:30")
+    code, _ = run_cli(tag_world, "mark-known-good", "hokusai-api-development:30")
     assert code == 2
     assert "names images by tag (api hokusai/api:main)" in capsys.readouterr().err
     assert store(tag_world).load(GUARDED).known_good is None
 
-    code, text = cli(tag_world, "mark-known-good", "hokusai-api-development:30", "--allow-unpinned")
+    code, text = run_cli(tag_world, "mark-known-good", "hokusai-api-development:30", "--allow-unpinned")
     assert code == 0
     assert "(no digest recorded)" in text
     known_good = store(tag_world).load(GUARDED).known_good
@@ -319,7 +307,7 @@ def test_mark_known_good_refuses_a_tag_referenced_revision_that_is_not_running(
 
 
 def test_mark_known_good_of_a_pinned_revision_needs_no_running_task(pinned_world: IncidentWorld) -> None:
-    code, _ = cli(pinned_world, "mark-known-good", "hokusai-api-development:30")
+    code, _ = run_cli(pinned_world, "mark-known-good", "hokusai-api-development:30")
     assert code == 0
 
 
