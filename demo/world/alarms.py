@@ -33,18 +33,21 @@ class StackAlarms:
         self.names = dict(names)
         self._cloudwatch = cloudwatch
         self._states: dict[str, str] = {}
+        # The definitions, read once: only their state changes, and that is kept here (a call less per tick).
+        described = cloudwatch.describe_alarms(AlarmNames=list(self.names.values()))["MetricAlarms"]
+        by_name = {str(alarm["AlarmName"]): dict(alarm) for alarm in described}
+        self._definitions = {logical_id: by_name[name] for logical_id, name in self.names.items()}
 
     def state(self, logical_id: str) -> str:
         return self._states.get(logical_id, INITIAL_STATE)
 
     def arns(self, *logical_ids: str) -> list[str]:
-        names = [self.names[logical_id] for logical_id in logical_ids]
-        return [str(alarm["AlarmArn"]) for alarm in self._cloudwatch.describe_alarms(AlarmNames=names)["MetricAlarms"]]
+        return [str(self._definitions[logical_id]["AlarmArn"]) for logical_id in logical_ids]
 
     def evaluate(self, logical_id: str, now: datetime) -> AlarmChange | None:
         """Evaluate one alarm at `now`; on a state change, set it and return the event CloudWatch would emit."""
         name = self.names[logical_id]
-        alarm: dict[str, Any] = dict(self._cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0])
+        alarm = self._definitions[logical_id]
         evaluation = evaluate_alarm(alarm, self._cloudwatch, now)
         previous = self.state(logical_id)
         if evaluation.state == previous:
