@@ -37,6 +37,8 @@ class Scenario:
 
 @dataclass
 class Rehearsal:
+    """One scenario's run in one world: its timeline, and what the result is built from."""
+
     world: World
     timeline: Timeline
     probe_reports: list[tuple[datetime, dict[str, Any]]] = field(default_factory=list)

@@ -13,15 +13,17 @@ from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import Clock, build_runtime
 from demo.world.clock import SimTimer
+from demo.world.stack import LocalStack
 
 
-def install(env: Mapping[str, str], clock: Clock, timer: SimTimer) -> None:
+def install(stack: LocalStack, clock: Clock, timer: SimTimer) -> None:
     """ProbeFunction (its deployment watch sleeps on the simulated timer) and RollbackFunction."""
-    probe_runtime = build_runtime(env, clock=clock)
+    probe_runtime = build_runtime(stack.environment("ProbeFunction"), clock=clock)
     probe_runtime.monotonic = timer.monotonic
     probe_runtime.sleep = timer.sleep
     probe_handler.runtime.set(probe_runtime)
-    rollback_handler.application.set(RollbackApplication(build_runtime(env, need_probes=False, clock=clock)))
+    rollback_env = stack.environment("RollbackFunction")
+    rollback_handler.application.set(RollbackApplication(build_runtime(rollback_env, need_probes=False, clock=clock)))
 
 
 def install_deployment_hook(env: Mapping[str, str], probes: Sequence[Mapping[str, Any]], clock: Clock) -> None:

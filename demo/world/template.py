@@ -38,11 +38,12 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     """A fresh copy each call (callers may edit theirs); the file is parsed once per process (~80 ms a parse)."""
-    return copy.deepcopy(_parse(path.resolve(), path.stat().st_mtime_ns))
+    return copy.deepcopy(parse_template(path.resolve(), path.stat().st_mtime_ns))
 
 
 @functools.cache
-def _parse(path: Path, _modified: int) -> dict[str, Any]:
+def parse_template(path: Path, _modified: int) -> dict[str, Any]:
+    """The parse itself, cached by path and modification time; use `load_template` (this one is shared)."""
     with path.open() as handle:
         document = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506  # SafeLoader subclass
     assert isinstance(document, dict)

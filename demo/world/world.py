@@ -80,7 +80,7 @@ class World:
         delivery = Delivery(EventRule(alarm_rule), EventRule(deployment_rule), int(probe["Timeout"]))
         clock = SimClock(start or yesterday_evening())
         timer = SimTimer(clock)
-        functions.install(stack.function_env, clock, timer)
+        functions.install(stack, clock, timer)
         logs = FunctionLogs().listen()
         return cls(stack, simulator, alb, clock, timer, revisions, alarms, delivery, logs, template, ecs, cloudwatch)
 

@@ -14,7 +14,7 @@ from canary_rollback.core.observability import logger
 from canary_rollback.watch.run import WatchRound
 from demo.world.delivery import EventRule
 from demo.world.function_logs import FunctionLogs
-from demo.world.template import _parse, load_template
+from demo.world.template import load_template, parse_template
 from tests.conftest import load_event
 
 ALARM_ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:canary-rollback-RollbackAlarm"
@@ -97,9 +97,9 @@ def test_watch_rounds_are_read_from_the_watch_log_without_changing_what_is_print
 def test_the_template_is_parsed_once_and_each_caller_gets_its_own_copy() -> None:
     first = load_template()
     first["Resources"].clear()
-    parses = _parse.cache_info().misses
+    parses = parse_template.cache_info().misses
 
     second = load_template()
 
     assert second["Resources"]["ProbeFunction"]["Type"] == "AWS::Serverless::Function"
-    assert _parse.cache_info().misses == parses
+    assert parse_template.cache_info().misses == parses
