@@ -29,7 +29,7 @@ for _var in ("PROBES", "PROBES_PARAMETER", "CLUSTER_NAME", "SERVICE_NAME", "STAT
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[Any]:
-    from demo.local_aws import LocalAws
+    from demo.world.local_aws import LocalAws
 
     aws = LocalAws().start()
     previous = os.environ["AWS_ENDPOINT_URL"]

@@ -57,11 +57,11 @@ def garbage_server() -> Iterator[int]:
 @pytest.fixture
 def world(aws: Any, handlers_reset: None) -> Iterator[Any]:
     """The incident's ECS world on moto with the stack's resources, :31 running steady, handlers wired."""
-    from demo.services import LoopbackAlb
-    from demo.world import IncidentWorld
+    from demo.world import World
+    from demo.world.services import LoopbackAlb
 
     with LoopbackAlb() as alb:
-        created = IncidentWorld.create(alb)
+        created = World.create(alb)
         yield created
         created.close()
 

@@ -7,7 +7,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from demo.lambda_context import FakeLambdaContext
+from demo.world.lambda_context import FakeLambdaContext
 from tests.support.template import template
 
 PROBE = "ProbeFunction"

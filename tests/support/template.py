@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from demo.template import load_template
+from demo.world.template import load_template
 from tests.support.paths import REPO
 
 

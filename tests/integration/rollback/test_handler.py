@@ -165,11 +165,11 @@ def test_duplicate_delivery_after_completion_replays_the_first_answer(world: Any
 
 
 def test_dry_run_decides_and_reports_but_never_updates(aws: Any, handlers_reset: None) -> None:
-    from demo.services import LoopbackAlb
-    from demo.world import IncidentWorld
+    from demo.world import World
+    from demo.world.services import LoopbackAlb
 
     with LoopbackAlb() as alb:
-        dry = IncidentWorld.create(alb, {"DryRun": "true"})
+        dry = World.create(alb, {"DryRun": "true"})
         try:
             make_known_good(dry)
             break_with_34(dry)

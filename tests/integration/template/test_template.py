@@ -21,9 +21,9 @@ from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
-from demo.ecs_simulator import ImageRegistry, fake_digest
-from demo.local_aws import ACCOUNT, REGION
-from demo.template import Resolver, load_template, parameter_defaults
+from demo.world.ecs_simulator import ImageRegistry, fake_digest
+from demo.world.local_aws import ACCOUNT, REGION
+from demo.world.template import Resolver, load_template, parameter_defaults
 from tests.support.clock import SimulatedTime
 from tests.support.events import emf_lines, load_event
 from tests.support.invoke import HOOK, PROBE, ROLLBACK, invoke
@@ -257,9 +257,9 @@ def test_ecs_deployment_events_of_the_guarded_service_reach_the_probe_function()
 
     assert set(pattern["detail"]["eventName"]) == DEPLOYMENT_EVENT_NAMES
     # the sample event matches the rule as written
-    from demo.world import eventbridge_rule_matches
+    from demo.world.delivery import EventRule
 
-    assert eventbridge_rule_matches(pattern, load_event("ecs-deployment-in-progress"))
+    assert EventRule(pattern).matches(load_event("ecs-deployment-in-progress"))
     # turning the watch off turns the rule off, nothing else
     assert resolver().resolve(rule["Properties"]["State"]) == "ENABLED"
     assert resolver(DeploymentWatch="DISABLED").resolve(rule["Properties"]["State"]) == "DISABLED"
