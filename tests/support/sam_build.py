@@ -60,15 +60,17 @@ class SamBuild:
 
 
 def start_sam_build(workdir: Path) -> SamBuild | None:
-    """Start `sam build --parallel` (the three functions at once) into `workdir`; None where the SAM CLI or a
-    python3.12 is missing (the test says which)."""
+    """Start `sam build` into `workdir`; None where the SAM CLI or a python3.12 is missing (the test says which).
+
+    One function after the other, as `make build` does: beside the test process that keeps one core busy, a
+    build of its own on the other core; `--parallel` would take both from the tests running meanwhile."""
     sam = find_sam_cli()
     env = python312_env()
     if sam is None or env is None:
         return None
     with (workdir / "output.txt").open("wb") as output:
         process = subprocess.Popen(
-            [sam, "build", "--parallel", "--template-file", str(REPO / "template.yaml"),
+            [sam, "build", "--template-file", str(REPO / "template.yaml"),
              "--build-dir", str(workdir / "build"), "--cache-dir", str(workdir / "cache")],
             stdout=output, stderr=subprocess.STDOUT, env=env, cwd=REPO,
         )  # fmt: skip

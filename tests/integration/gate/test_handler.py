@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
-from canary_rollback.aws.clients import AwsClients
 from canary_rollback.handlers import hook as hook_handler
 from canary_rollback.runtime import build_runtime
+from tests.support.containers import container_clients
 from tests.support.events import emf_lines, load_event
 from tests.support.invoke import HOOK, invoke
 from tests.support.servers import LoopbackServer, probes_json
@@ -233,7 +233,7 @@ def test_cloudwatch_sink_stores_hook_metrics_at_one_second(
 ) -> None:
     # Given the cloudwatch sink, with every PutMetricData request's parameters observed
     sent: list[dict[str, Any]] = []
-    clients = AwsClients()
+    clients = container_clients()
     clients.cloudwatch.meta.events.register(
         "provide-client-params.cloudwatch.PutMetricData", lambda params, **_: sent.append(params)
     )
@@ -256,7 +256,7 @@ def test_every_answer_is_audited_and_a_failed_gate_is_notified(
     probes = json.loads(world.stack.function_env["PROBES"])
     probes[0]["test_url"] = f"http://127.0.0.1:{test_listener.port}/status/404"
     env = {**world.stack.function_env, "PROBES": json.dumps(probes)}
-    hook_handler.runtime.set(build_runtime(env, clock=world.clock))
+    hook_handler.runtime.set(build_runtime(env, clients=container_clients(), clock=world.clock))
 
     # When ECS walks the deployment up to the test stage
     scale_up = load_event("hook-post-test-traffic-shift")

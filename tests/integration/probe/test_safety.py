@@ -10,6 +10,7 @@ import boto3
 
 from canary_rollback.handlers import probe as probe_handler
 from demo.world import CLUSTER, SERVICE
+from tests.support.containers import container_clients
 from tests.support.events import load_event
 from tests.support.invoke import PROBE, invoke
 
@@ -105,11 +106,10 @@ def test_a_retried_delivery_of_a_run_counts_once(world: Any) -> None:
 
 
 def test_a_scheduled_run_reads_the_state_once_and_writes_it_once(world: Any) -> None:
-    from canary_rollback.aws.clients import AwsClients
     from canary_rollback.runtime import build_runtime
 
     calls: list[str] = []
-    clients = AwsClients(on_call=lambda service, operation, _params: calls.append(f"{service}:{operation}"))
+    clients = container_clients(on_call=lambda service, operation, _params: calls.append(f"{service}:{operation}"))
     probe_handler.runtime.set(build_runtime(world.stack.function_env, clients=clients, clock=world.clock))
     world.minute()
     assert run(world)["known_good"]["streak"] == 1

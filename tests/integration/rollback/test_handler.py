@@ -16,7 +16,7 @@ from canary_rollback.core.models import GuardedService
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
 from demo.world import CLUSTER, SERVICE
-from tests.support.containers import fresh_container
+from tests.support.containers import container_clients, fresh_container
 from tests.support.events import load_event
 from tests.support.invoke import ROLLBACK, invoke, lambda_context
 from tests.support.world import (
@@ -297,7 +297,11 @@ def _concurrent(
 
     def worker(index: int, event: dict[str, Any]) -> None:
         try:
-            dedup = RollbackApplication(build_runtime(world.stack.function_env, need_probes=False, clock=world.clock))
+            dedup = RollbackApplication(
+                build_runtime(
+                    world.stack.function_env, need_probes=False, clients=container_clients(), clock=world.clock
+                )
+            )
             from canary_rollback.rollback.alarm_events import parse_alarm_event
 
             barrier.wait()

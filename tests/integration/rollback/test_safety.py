@@ -10,14 +10,19 @@ import boto3
 import pytest
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
-from canary_rollback.aws.clients import AwsClients
 from canary_rollback.cli import main as cli
 from canary_rollback.core.errors import ReportingError
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
 from demo.world import CLUSTER, SERVICE
-from tests.support.containers import Killed, app_that_dies, fresh_container, pass_the_deadline_of_unfinished_invocations
+from tests.support.containers import (
+    Killed,
+    app_that_dies,
+    container_clients,
+    fresh_container,
+    pass_the_deadline_of_unfinished_invocations,
+)
 from tests.support.invoke import ROLLBACK, invoke, lambda_context
 from tests.support.world import (
     GUARDED,
@@ -210,14 +215,18 @@ def test_a_resumed_attempt_holds_the_lock_again_so_a_concurrent_takeover_waits(b
     boto3.client("cloudwatch").set_alarm_state(
         AlarmName=broken.stack.alarm_names["FastRollbackAlarm"], StateValue="ALARM", StateReason="test: firing"
     )
-    z_app = RollbackApplication(build_runtime(broken.stack.function_env, need_probes=False, clock=broken.clock))
+    z_app = RollbackApplication(
+        build_runtime(broken.stack.function_env, need_probes=False, clients=container_clients(), clock=broken.clock)
+    )
     z_answers: list[dict[str, Any]] = []
 
     def z_fires(**_: Any) -> None:  # Z is handled while X's retry is about to call UpdateService
         if not z_answers:
             z_answers.append(z_app.handle(z, lambda_context(ROLLBACK)))
 
-    runtime = build_runtime(broken.stack.function_env, need_probes=False, clients=AwsClients(), clock=broken.clock)
+    runtime = build_runtime(
+        broken.stack.function_env, need_probes=False, clients=container_clients(), clock=broken.clock
+    )
     runtime.clients.ecs.meta.events.register("before-call.ecs.UpdateService", z_fires)
     rollback_handler.application.set(RollbackApplication(runtime))
 
@@ -257,7 +266,9 @@ def test_a_retry_after_a_death_past_update_service_finishes_the_rollback_even_wh
 
 def test_losing_the_idempotency_record_after_update_service_never_fails_the_invocation(broken: Any) -> None:
     # Given DynamoDB refuses the write that marks the Idempotency record COMPLETED (after UpdateService)
-    runtime = build_runtime(broken.stack.function_env, need_probes=False, clients=AwsClients(), clock=broken.clock)
+    runtime = build_runtime(
+        broken.stack.function_env, need_probes=False, clients=container_clients(), clock=broken.clock
+    )
 
     def blip(params: dict[str, Any], **_: Any) -> None:
         if params.get("Key", {}).get("pk", {}).get("S", "").startswith("idempotency#"):

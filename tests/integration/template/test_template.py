@@ -25,6 +25,7 @@ from demo.world.ecs_simulator import ImageRegistry, fake_digest
 from demo.world.local_aws import ACCOUNT, REGION
 from demo.world.template import Resolver, load_template, parameter_defaults
 from tests.support.clock import SimulatedTime
+from tests.support.containers import container_clients
 from tests.support.events import emf_lines, load_event
 from tests.support.invoke import HOOK, PROBE, ROLLBACK, invoke
 from tests.support.paths import REPO
@@ -171,7 +172,7 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
     world: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     env = {**world.stack.function_env, "METRICS_SINK": "emf"}
-    probe_handler.runtime.set(build_runtime(env, clock=world.clock))
+    probe_handler.runtime.set(build_runtime(env, clients=container_clients(), clock=world.clock))
     world.alb.routes.mlflow_routed = False
     invoke(PROBE, load_event("schedule"))
     emitted: set[tuple[str, str, frozenset[tuple[str, str]]]] = set()
@@ -440,7 +441,7 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     world.simulator.with_tasks(registry)  # running tasks report digests: the snapshot reads them
 
     def recorder(function: str) -> AwsClients:
-        return AwsClients(on_call=lambda *call: calls[function].append(call))
+        return container_clients(on_call=lambda *call: calls[function].append(call))
 
     boto3.client("secretsmanager").create_secret(Name="canary-rollback/mlflow-token", SecretString="t")
     boto3.client("ssm").put_parameter(Name="/canary-rollback/basic", Value="u:p", Type="SecureString")
@@ -600,7 +601,7 @@ def test_no_alarm_watches_what_the_hook_emits(world: Any, capsys: pytest.Capture
     probes[0]["test_url"] = probes[0]["url"]
     world.alb.routes.mlflow_routed = False
     env = {**world.stack.function_env, "METRICS_SINK": "emf", "PROBES": json.dumps(probes)}
-    hook_handler.runtime.set(build_runtime(env, clock=world.clock))
+    hook_handler.runtime.set(build_runtime(env, clients=container_clients(), clock=world.clock))
     try:
         answer = invoke(HOOK, load_event("hook-post-test-traffic-shift"))
     finally:
@@ -628,7 +629,7 @@ def test_every_aws_call_the_hook_makes_is_allowed_by_its_policy(world: Any, json
 
     # Given the hook with every AWS call recorded, probes from SSM with both kinds of secret, a failing test route
     recorded: list[tuple[Any, ...]] = []
-    clients = AwsClients(on_call=lambda *call: recorded.append(call))
+    clients = container_clients(on_call=lambda *call: recorded.append(call))
     boto3.client("secretsmanager").create_secret(Name="canary-rollback/mlflow-token", SecretString="t")
     boto3.client("ssm").put_parameter(Name="/canary-rollback/basic", Value="u:p", Type="SecureString")
     url = json.loads(world.stack.function_env["PROBES"])[0]["url"]

@@ -14,6 +14,7 @@ from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.runtime import Runtime, build_runtime
 from demo.world import CLUSTER, SERVICE
 from tests.support.clock import SimulatedTime
+from tests.support.containers import container_clients
 from tests.support.events import emf_lines, load_event
 from tests.support.invoke import PROBE, ROLLBACK, invoke
 from tests.support.world import GUARDED, alarm_event, break_with_34, make_known_good, notification_subjects, store
@@ -30,7 +31,7 @@ def deployment_event(name: str = "SERVICE_DEPLOYMENT_IN_PROGRESS", arn: str = SE
 
 def watcher(world: Any, **env: str) -> tuple[Runtime, SimulatedTime]:
     """A cold start of ProbeFunction whose watch sleeps on simulated time (the world's clock moves with it)."""
-    runtime = build_runtime({**world.stack.function_env, **env}, clock=world.clock)
+    runtime = build_runtime({**world.stack.function_env, **env}, clients=container_clients(), clock=world.clock)
     sim = SimulatedTime(world.clock).install(runtime)
     probe_handler.runtime.set(runtime)
     return runtime, sim
