@@ -94,6 +94,10 @@ def create_local_stack(stack_name: str = "canary-rollback", parameters: dict[str
         alarm_names[logical_id] = name
 
     env = resolver.resolve(template["Globals"]["Function"]["Environment"]["Variables"])
+    # RollbackFunction's own variables too (the reconcile tick's alarm names); the others ignore them.
+    resolver.refs.update(alarm_names)
+    own = resources["RollbackFunction"]["Properties"].get("Environment", {}).get("Variables", {})
+    env.update(resolver.resolve(own))
     function_env = {key: str(value) for key, value in env.items()}
     return LocalStack(stack_name, table_name, topic_arn, queue_url, alarm_names, function_env)
 

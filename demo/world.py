@@ -134,7 +134,10 @@ class IncidentWorld:
             )
             revisions[revision] = response["taskDefinition"]["taskDefinitionArn"]
         ecs.create_service(cluster=CLUSTER, serviceName=SERVICE, taskDefinition=f"{FAMILY}:31", desiredCount=2)
+        real_now = datetime.now(UTC) - timedelta(days=1)
+        clock = SimClock(start or real_now.replace(hour=18, minute=30, second=0, microsecond=0))
         simulator = EcsRolloutSimulator(REGION, ACCOUNT)
+        simulator.clock = clock  # deployments start (createdAt) on the world's clock
         simulator.settle(CLUSTER, SERVICE)
         template = load_template()
         pattern = template["Resources"]["RollbackFunction"]["Properties"]["Events"]["AlarmState"]
@@ -145,8 +148,6 @@ class IncidentWorld:
                 AlarmNames=[stack.alarm_names[name] for name in ("RollbackAlarm", "FastRollbackAlarm")]
             )["MetricAlarms"]
         ]
-        real_now = datetime.now(UTC) - timedelta(days=1)
-        clock = SimClock(start or real_now.replace(hour=18, minute=30, second=0, microsecond=0))
         world = cls(stack, simulator, alb, clock, revisions, rule)
         probe = template["Resources"]["ProbeFunction"]["Properties"]
         watch = dict(probe["Events"]["DeploymentEvents"]["Properties"]["Pattern"])
