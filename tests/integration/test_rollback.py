@@ -166,7 +166,7 @@ def test_second_alarm_while_rolling_back_is_in_progress_then_cooldown(world: Any
     fourth = invoke(alarm_event(world))
     assert fourth["action"] == "rolled_back"
     assert rollback_updates(world) == [world.revisions[31], world.revisions[31]]
-    assert audit_actions(world) == ["rolled_back", "in_progress", "cooldown", "rolled_back"]
+    assert audit_actions(world) == ["rolled_back", "in_progress", "recovery", "cooldown", "rolled_back"]
 
 
 def test_duplicate_delivery_after_completion_replays_the_first_answer(world: Any) -> None:
