@@ -141,12 +141,17 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
                        "copied_from": kg.copied_from, "images": _images(kg)} if kg else None,
         "candidate": {"arn": cand.arn, "streak": cand.streak} if cand else None,
         "last_rollback": {"id": last.rollback_id, "at": last.at.isoformat(), "from": last.from_arn, "to": last.to_arn,
-                          "status": last.status, "outcome": last.outcome} if last else None,
+                          "status": last.status, "outcome": last.outcome, "attempt": last.attempt,
+                          "reverted_at": last.reverted_at.isoformat() if last.reverted_at else None,
+                          "reverted_how": last.reverted_how, "not_restorable": state.not_restorable}
+                         if last else None,
         "paused": {"by": state.paused.by, "at": state.paused.at.isoformat(), "reason": state.paused.reason}
                   if state.paused else None,
         "recent": recent,
     }  # fmt: skip
-    phase = "steady" if service.steady else "deploying"
+    # Scaling (running < desired on one rolled-out deployment) is not deploying (docs/design.md).
+    phase = "steady" if service.steady else ("deploying" if service.deploying else "scaling")
+    data["phase"] = phase
     lines = [
         f"service        {guarded.key}",
         f"current        {revision_label(service.task_definition_arn)}  ({phase})",
@@ -192,7 +197,12 @@ def _rollback_line(state: ServiceState) -> str:
         return "never"
     outcome = f", {last.outcome}" if last.outcome else ""
     moved = f"{revision_label(last.from_arn)} -> {revision_label(last.to_arn)}"
-    return f"{moved} at {last.at.isoformat()} ({last.status}{outcome})"
+    line = f"{moved} at {last.at.isoformat()} ({last.status.upper() if last.status == 'reverted' else last.status}"
+    if last.status == "reverted":
+        line += f" by ECS, try {last.attempt}: {last.reverted_how}"
+        if state.not_restorable:
+            line += "; NOT RESTORABLE: mark another known-good or roll back by hand"
+    return f"{line}{outcome})"
 
 
 def _pause_line(state: ServiceState) -> str:
@@ -214,6 +224,11 @@ def _history_line(record: dict[str, Any]) -> str:
         return f"{at}  {kind}  by {record.get('by')}  {record.get('reason', '')}"
     if kind == "takeover":
         return f"{at}  takeover  of rollback {record.get('abandoned')}, lease ended {record.get('lease_ended')}"
+    if kind == "reverted":
+        return f"{at}  REVERTED by ECS  rollback {record.get('rollback_id')} -> {revision_label(record.get('to'))}: " \
+               f"{record.get('how')}"  # fmt: skip
+    if kind == "abandoned":
+        return f"{at}  abandoned lock  {record.get('rollback_id')} marked failed: {record.get('reason', '')}"
     if kind == "recovery":
         return f"{at}  recovery  {record.get('outcome')}  {revision_label(record.get('to'))}  {record.get('seconds')} s"
     return f"{at}  {kind}  {record.get('message', '')}"

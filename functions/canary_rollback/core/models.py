@@ -205,6 +205,19 @@ class ServiceState:
     last_failure: FailureSeen | None = None
     told: tuple[ToldAnswer, ...] = ()  # one per alarm: the last answer notified for it
 
+    @property
+    def not_restorable(self) -> bool:
+        """ECS reverted the last try at the current known-good (docs/design.md, row "not restorable"): no more
+        automatic tries until an operator marks a known-good (even the same one again: it is newer than the try)."""
+        last, known_good = self.last_rollback, self.known_good
+        return (
+            last is not None
+            and known_good is not None
+            and last.gave_up
+            and last.restores(known_good.arn, known_good.copied_from)
+            and known_good.since <= last.at
+        )
+
     def told_for(self, alarm: str) -> ToldAnswer | None:
         return next((answer for answer in self.told if answer.alarm == alarm), None)
 

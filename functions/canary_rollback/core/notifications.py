@@ -181,3 +181,29 @@ def hook_failure_notification(
         lines.append(f"Reason:     {details['note']}")
     lines += ["", "ECS rolls the deployment back to the previous service revision; production traffic stays there."]
     return Notification(_subject(f"[canary-rollback] {guarded.service}: {headline}"), "\n".join(lines))
+
+
+def hook_paused_notification(
+    guarded: GuardedService,
+    stage: str,
+    target_revision_arn: str,
+    would_have: str,
+    details: dict[str, object],
+    paused: str,
+) -> Notification:
+    """While paused the gate lets every deployment through: say what it would have answered instead."""
+    revision = target_revision_arn.rsplit("/", 1)[-1]
+    probe = details.get("probe")
+    found = f"{probe} {details.get('status') or details.get('reason')}" if probe is not None else ""
+    headline = f"gate PAUSED at {stage}: answered SUCCEEDED, would have answered {would_have}"
+    lines = [
+        f"Service:    {guarded.cluster}/{guarded.service}",
+        f"Stage:      {stage}",
+        f"Revision:   {revision}  ({target_revision_arn})",
+        f"Answered:   SUCCEEDED ({paused})",
+        f"Would have: {would_have}" + (f" ({found})" if found else ""),
+    ]
+    if probe is not None:
+        lines += [f"URL:        {details.get('url')}", f"Reason:     {details.get('reason')}"]
+    lines += ["", "ECS goes on with the deployment. Resume with: canary-rollback resume"]
+    return Notification(_subject(f"[canary-rollback] {guarded.service}: {headline}"), "\n".join(lines))

@@ -229,12 +229,7 @@ def _decide_on(
             notify=True,
         )
     # row 17: not restorable
-    if (
-        lock is not None
-        and lock.gave_up
-        and lock.restores(known_good.arn, known_good.copied_from)
-        and known_good.since <= lock.at
-    ):
+    if lock is not None and state.not_restorable:
         return Decision(
             "not_restorable",
             f"ECS reverted {lock.attempt} rollbacks to the known-good {_label(target)} "
