@@ -48,8 +48,8 @@ def decision_notification(guarded: GuardedService, alarm: AlarmSignal | None, de
         "ignored": "alarm event ignored",
         "stale": "ALARM event is stale: not acted on",
         "paused": "ALARM while automatic rollback is paused: not rolled back",
-        "superseded": "ALARM from before the current deployment: not acted on, decided again while it fires",
-        "not_restorable": f"ALARM but {revision_label(decision.target)} cannot be restored: not rolled back",
+        "superseded": "ALARM older than the current deployment: not acted on yet",
+        "not_restorable": f"ALARM but {revision_label(decision.target)} cannot be restored",
         "reverted": f"rollback to {revision_label(decision.target)} was REVERTED by ECS",
         "quiet": "no rollback alarm in ALARM",
     }[decision.action]
@@ -195,7 +195,7 @@ def hook_paused_notification(
     revision = target_revision_arn.rsplit("/", 1)[-1]
     probe = details.get("probe")
     found = f"{probe} {details.get('status') or details.get('reason')}" if probe is not None else ""
-    headline = f"gate PAUSED at {stage}: answered SUCCEEDED, would have answered {would_have}"
+    headline = f"gate PAUSED at {stage}: would have answered {would_have}"
     lines = [
         f"Service:    {guarded.cluster}/{guarded.service}",
         f"Stage:      {stage}",
