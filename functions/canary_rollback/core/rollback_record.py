@@ -111,6 +111,16 @@ class RollbackRecord:
             return False
         return now - self.at < cooldown
 
+    def recovered_here(self, current_arn: str, now: datetime, cooldown: timedelta) -> bool:
+        """This stack's recent rollback to `current_arn` recovered the service: an alarm still in ALARM is catching
+        up (M of N periods), not a new fault, unless a probe failed since (the caller checks)."""
+        return (
+            self.to_arn == current_arn
+            and self.status == "done"
+            and self.outcome == "recovered"
+            and now - self.at < cooldown
+        )
+
     def started(self, deployment_started_at: datetime | None) -> bool:
         """Whether a deployment that started then can be this lock's own UpdateService: after the lock was taken
         and within its lease plus a margin. A person's deployment long after an abandoned lock is not."""

@@ -9,7 +9,8 @@ The rows are evaluated in order; the order is the safety argument (docs/design.m
   6. an operator's pause stops every action;
   7-8. no service, no known-good -> never guess a revision;
   9-12. the rollback lock and ECS's own deployments: resume our own dead attempt, leave a gated deployment to ECS
-     (or stop it when ECS would not roll it back), leave a live lock alone, wait for our rollback's verdict;
+     (or stop it when ECS would not roll it back), leave a live lock alone, wait for our rollback's verdict (or,
+     once it recovered, for the alarm to clear);
   13. an alarm that changed state before the current deployment started is not evidence against it;
   14-15. the service already runs the known-good: the fault is not a deployment's, or it is deploying it;
   16. a rollback reached ECS recently -> cooldown, a person should look;
@@ -192,12 +193,24 @@ def _decide_on(
         )
     takeover = lock is not None and claim == "takeover"
 
-    # row 12: rolled here
+    # row 12: rolled here (waiting for the verdict; or recovered, and the alarm has not cleared yet)
     if current == target and lock is not None and lock.rolled_here(current, now, settings.cooldown):
         return Decision(
             "in_progress",
             f"the service runs the known-good because of rollback {lock.rollback_id} "
             f"({int((now - lock.at).total_seconds())} s ago); waiting for the probes' verdict",
+            current,
+            target,
+        )
+    if (
+        current == target
+        and lock is not None
+        and lock.recovered_here(current, now, settings.cooldown)
+        and not state.failed_since(current, lock.recovered_at)
+    ):
+        return Decision(
+            "in_progress",
+            f"rollback {lock.rollback_id} recovered the service on the known-good; the alarm has not cleared yet",
             current,
             target,
         )

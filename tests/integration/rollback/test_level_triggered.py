@@ -83,6 +83,13 @@ def test_resume_then_tick_rolls_back(broken: Any, capsys: pytest.CaptureFixture[
     assert broken.current_revision() == broken.revisions[31]
     assert updates_to(broken, 31) == 1
     assert subjects(broken) == ["ALARM while automatic rollback is paused: not rolled back", ROLLED_BACK]
+
+    # and once the probes see it recover, ticks while the alarm clears tell nobody anything new
+    broken.advance_rollout()
+    broken.minute()
+    broken.probe_run()
+    assert [tick(broken)["action"], tick(broken)["action"]] == ["in_progress", "in_progress"]
+    assert subjects(broken) == ["recovered on hokusai-api-development:31"]
     capsys.readouterr()
 
 

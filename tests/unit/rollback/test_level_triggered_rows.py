@@ -209,6 +209,27 @@ CASES: list[Case] = [
         "seen healthy",
     ),
     (
+        "row 12: our rollback recovered the service; the alarm has not cleared yet",
+        alarm(age_s=300, delivery="tick"),
+        started(steady(31), 240),
+        kg(last_rollback=lock(250, outcome="recovered", recovered_at=NOW - timedelta(seconds=60))),
+        SETTINGS,
+        "in_progress",
+        "the alarm has not cleared yet",
+    ),
+    (
+        "row 12: not once a probe failed on the known-good after it recovered",
+        alarm(age_s=300, delivery="tick"),
+        started(steady(31), 240),
+        kg(
+            last_rollback=lock(250, outcome="recovered", recovered_at=NOW - timedelta(seconds=60)),
+            last_failure=FailureSeen(rev(31), NOW - timedelta(seconds=30)),
+        ),
+        SETTINGS,
+        "already_known_good",
+        "not a deployment's",
+    ),
+    (
         "row 13: superseded: the alarm changed state before the current deployment started",
         alarm(age_s=90),
         started(steady(35), 60),
