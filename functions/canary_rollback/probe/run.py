@@ -13,6 +13,7 @@ from typing import Any
 
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.core.ecs_outcome import reverted_by_ecs
 from canary_rollback.core.errors import EcsError
 from canary_rollback.core.metrics import probe_run_metrics, service_metric
 from canary_rollback.core.models import GuardedService, ProbeResult, RecoveryEvent, ServiceObservation, ServiceState
@@ -199,6 +200,32 @@ def execute_probe_run(
         runtime.notifier.publish(recovery_notification(guarded, event))
         logger.info("rollback outcome", extra={"outcome": event.outcome, "seconds": event.seconds})
     return ProbeRunReport(results, tracking, service, settings.known_good_after)
+
+
+def follow_rollback(runtime: Runtime, guarded: GuardedService, service: ServiceObservation) -> bool:
+    """Whoever sees the service first follows the last rollback's deployment (docs/design.md, "The rollback lock"):
+    used where no probe run follows (an ECS deployment event of a gated service). True when ECS reverted it."""
+    store = runtime.store
+    if store is None:
+        return False
+    now = runtime.clock()
+
+    def follow(state: ServiceState) -> tuple[ServiceState, RecoveryEvent | None]:
+        lock = state.last_rollback
+        how = reverted_by_ecs(lock, service)
+        if lock is None or how is None:
+            return state, None
+        reverted = lock.reverted(now, how)
+        event = RecoveryEvent("reverted", reverted, None, current=service.task_definition_arn)
+        return replace(state, last_rollback=reverted), event
+
+    state = store.load(guarded)
+    if reverted_by_ecs(state.last_rollback, service) is None:
+        return False  # nothing to record: no write
+    _, event = update_with_retry(store, guarded, follow, loaded=state)
+    if event is not None:
+        _report_reverted(runtime, guarded, event, now)
+    return event is not None
 
 
 def _report_reverted(runtime: Runtime, guarded: GuardedService, event: RecoveryEvent, now: datetime) -> None:
