@@ -202,12 +202,7 @@ def _decide_on(
             current,
             target,
         )
-    if (
-        current == target
-        and lock is not None
-        and lock.recovered_here(current, now, settings.cooldown)
-        and not state.failed_since(current, lock.recovered_at)
-    ):
+    if current == target and lock is not None and _clearing(alarm, lock, current, now, settings, state):
         return Decision(
             "in_progress",
             f"rollback {lock.rollback_id} recovered the service on the known-good; the alarm has not cleared yet",
@@ -362,6 +357,26 @@ def _gated(
         current,
         state.known_good.arn if state.known_good else None,
         notify=True,
+    )
+
+
+def _clearing(
+    alarm: AlarmSignal,
+    lock: RollbackRecord,
+    current: str,
+    now: datetime,
+    settings: RollbackSettings,
+    state: ServiceState,
+) -> bool:
+    """Our recent rollback recovered the service and this alarm's state change is from before that: the alarm is
+    catching up (M of N periods), not a new fault; unless a probe failed on the known-good since it recovered."""
+    changed = parse_alarm_time(alarm.changed_at)
+    return (
+        lock.recovered_here(current, now, settings.cooldown)
+        and lock.recovered_at is not None
+        and changed is not None
+        and changed < lock.recovered_at
+        and not state.failed_since(current, lock.recovered_at)
     )
 
 

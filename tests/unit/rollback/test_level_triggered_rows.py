@@ -230,6 +230,15 @@ CASES: list[Case] = [
         "not a deployment's",
     ),
     (
+        "row 12: an alarm state change after the recovery is a new fault on the known-good",
+        alarm(age_s=30, delivery="tick"),
+        started(steady(31), 240),
+        kg(last_rollback=lock(250, outcome="recovered", recovered_at=NOW - timedelta(seconds=60))),
+        SETTINGS,
+        "already_known_good",
+        "not a deployment's",
+    ),
+    (
         "row 13: superseded: the alarm changed state before the current deployment started",
         alarm(age_s=90),
         started(steady(35), 60),
