@@ -13,6 +13,7 @@ from typing import Any
 
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.core.audit import PromotionRecord, RecoveryRecord, RevertedRecord, record_fields
 from canary_rollback.core.ecs_outcome import reverted_by_ecs
 from canary_rollback.core.errors import EcsError
 from canary_rollback.core.metrics import probe_run_metrics, service_metric
@@ -118,7 +119,7 @@ def execute_probe_run(
             "probe result",
             extra={"probe": result.as_dict(), "detail": result.detail},
         )
-    runtime.metrics_sink.publish(probe_run_metrics(results, settings.service_name, now))
+    runtime.metrics_sink.publish(probe_run_metrics(results, settings.powertools_service, now))
 
     if guarded is None or store is None:
         return ProbeRunReport(results, None, None, settings.known_good_after)
@@ -173,29 +174,31 @@ def execute_probe_run(
     )
 
     if tracking.promoted is not None:
-        record = {"kind": "promotion", "arn": tracking.promoted.arn, "reason": tracking.promoted.reason}
-        store.audit(guarded, {**record, "at": now.isoformat(), "service": guarded.key}, now)
-        logger.info("known-good promoted", extra=record)
+        promotion = PromotionRecord(
+            at=now, arn=tracking.promoted.arn, reason=tracking.promoted.reason, service=guarded.key
+        )
+        store.audit(guarded, promotion)
+        logger.info(
+            "known-good promoted", extra={"kind": promotion.kind, "arn": promotion.arn, "reason": promotion.reason}
+        )
     if tracking.recovery is not None and tracking.recovery.outcome == "reverted":
         _report_reverted(runtime, guarded, tracking.recovery, now)
     elif tracking.recovery is not None:
         event = tracking.recovery
         if event.seconds is not None:
             runtime.metrics_sink.publish(
-                [service_metric("RecoverySeconds", "Seconds", event.seconds, settings.service_name, now)]
+                [service_metric("RecoverySeconds", "Seconds", event.seconds, settings.powertools_service, now)]
             )
         store.audit(
             guarded,
-            {
-                "kind": "recovery",
-                "outcome": event.outcome,
-                "rollback_id": event.rollback.rollback_id,
-                "to": event.rollback.to_arn,
-                "seconds": event.seconds,
-                "at": now.isoformat(),
-                "service": guarded.key,
-            },
-            now,
+            RecoveryRecord(
+                at=now,
+                outcome=event.outcome,
+                rollback_id=event.rollback.rollback_id,
+                to=event.rollback.to_arn,
+                seconds=event.seconds,
+                service=guarded.key,
+            ),
         )
         runtime.notifier.publish(recovery_notification(guarded, event))
         logger.info("rollback outcome", extra={"outcome": event.outcome, "seconds": event.seconds})
@@ -231,23 +234,22 @@ def follow_rollback(runtime: Runtime, guarded: GuardedService, service: ServiceO
 def _report_reverted(runtime: Runtime, guarded: GuardedService, event: RecoveryEvent, now: datetime) -> None:
     """ECS undid the rollback (this run saw it first): audited and notified plainly; the next tick tries again."""
     rollback = event.rollback
-    record = {
-        "kind": "reverted",
-        "rollback_id": rollback.rollback_id,
-        "alarm": rollback.alarm,
-        "from": rollback.from_arn,
-        "to": rollback.to_arn,
-        "attempt": rollback.attempt,
-        "how": rollback.reverted_how,
-        "current": event.current,
-        "at": now.isoformat(),
-        "service": guarded.key,
-    }
+    record = RevertedRecord(
+        at=now,
+        rollback_id=rollback.rollback_id,
+        alarm=rollback.alarm,
+        from_arn=rollback.from_arn,
+        to=rollback.to_arn,
+        attempt=rollback.attempt,
+        how=rollback.reverted_how,
+        current=event.current,
+        service=guarded.key,
+    )
     store = runtime.store
     assert store is not None  # tracking runs only with a state table
-    store.audit(guarded, record, now)
+    store.audit(guarded, record)
     runtime.notifier.publish(recovery_notification(guarded, event))
-    logger.warning("rollback reverted by ECS", extra={"reverted": record})
+    logger.warning("rollback reverted by ECS", extra={"reverted": record_fields(record)})
 
 
 def capture_snapshot(ecs: EcsGateway, guarded: GuardedService, arn: str) -> SnapshotCapture:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.core.audit import AbandonedRecord, DecisionRecord, ErrorRecord, TakeoverRecord, record_fields
 from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import (
@@ -96,7 +97,8 @@ class RollbackResponder:
 
     def preview(self, alarm: AlarmSignal, now: datetime) -> Decision:
         """What the alarm would decide now: gathers the same inputs, acts on nothing, records nothing."""
-        return self._decide(alarm, now, None)[2]
+        _, _, decision, plan = self._decide(alarm, now, None)
+        return _explained(decision, plan)
 
     # ---- deciding ------------------------------------------------------------------------------------
     def _decide(
@@ -107,10 +109,7 @@ class RollbackResponder:
         state = self._store.load(self._guarded)
         service = ecs.describe(self._guarded)
         decision = decide_rollback(alarm, service, state, now, self._settings, alarm_now=alarm_now)
-        plan = self._plan(decision, state, service.task_definition_arn)
-        if plan is not None:
-            decision = replace(decision, reason=f"{decision.reason}; {plan.reason()}", needs_copy=plan.register)
-        return state, service.task_definition_arn, decision, plan
+        return state, service.task_definition_arn, decision, self._plan(decision, state, service.task_definition_arn)
 
     def _plan(self, decision: Decision, state: ServiceState, current: str) -> TargetPlan | None:
         """What is restored (restore.py): the known-good as it is, or a copy from its snapshot with its images
@@ -151,9 +150,10 @@ class RollbackResponder:
                     continue
                 if decision.settles.status == "failed" and found is not None:
                     self._audit_abandoned(found, current, now)
-            if decision.action != "rolled_back" or decision.claim == "replay":
-                # replay: answered before; nothing to do, nobody to tell twice
-                return decision, False, state
+            if decision.action != "rolled_back":
+                return _explained(decision, plan), False, state
+            if decision.claim == "replay":
+                return decision, False, state  # answered before; nothing to do, nobody to tell twice
             held = state.last_rollback
             if decision.claim == "resume" and held is not None:
                 # Resuming is holding the lock again: renew its lease with the same conditional write a takeover
@@ -213,7 +213,6 @@ class RollbackResponder:
 
     # ---- acting --------------------------------------------------------------------------------------
     def _carry_out(self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None) -> Decision:
-        reason = decision.reason
         deployment_id: str | None = None
         try:
             if decision.via == "stop_deployment":
@@ -221,12 +220,10 @@ class RollbackResponder:
                 if ongoing is None:
                     raise EcsError(f"no ongoing service deployment of {self._guarded.key} to stop (it just ended?)")
                 self._rt.ecs.stop_service_deployment(ongoing)
-                reason = f"{reason} ({ongoing})"
+                decision = replace(decision, reason=f"{decision.reason} ({ongoing})")
             else:
                 if plan is not None and plan.register and lock.copied_from is None:
                     lock = self._register_copy(plan, lock)
-                if plan is not None and plan.register:
-                    reason = reason.replace(plan.reason(), plan.reason(lock.to_arn))
                 if current != lock.to_arn:  # a resumed attempt may find its UpdateService already went through
                     deployment_id = self._rt.ecs.update_service(self._guarded, lock.to_arn)
         except EcsError:
@@ -234,7 +231,8 @@ class RollbackResponder:
             raise
         # ECS accepted: from here on nothing may fail the invocation (docs/design.md).
         self._best_effort("mark the rollback done", lambda: self._mark_done(lock, plan, deployment_id))
-        return replace(decision, target=lock.to_arn, reason=reason)
+        # The lock's target is the copy once one is registered: the reason names it.
+        return replace(_explained(decision, plan, lock.to_arn), target=lock.to_arn)
 
     def _register_copy(self, plan: TargetPlan, lock: RollbackRecord) -> RollbackRecord:
         """Register the copy and record it in the lock before UpdateService, so a resumed attempt reuses it."""
@@ -308,25 +306,29 @@ class RollbackResponder:
             and told.repeats(alarm.state_change, decision.action, decision.current, decision.target)
         )
         notify = decision.notify and not repeated
-        record = {
-            "kind": "decision",
-            **outcome.as_response(),
-            "alarm_state": alarm.state if alarm else None,
-            "alarm_changed_at": alarm.changed_at if alarm else None,
-            "delivery": alarm.delivery if alarm else None,
-            "dry_run": self._settings.dry_run,
-            "notified": notify,
-            "at": now.isoformat(),
-        }
-        if repeated and told is not None:
-            record["told_at"] = told.at.isoformat()
-        logger.info("rollback decision", extra={"decision": record})
+        record = DecisionRecord(
+            at=now,
+            action=decision.action,
+            reason=decision.reason,
+            alarm=alarm.alarm_name if alarm else None,
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+            current=decision.current,
+            target=decision.target,
+            alarm_state=alarm.state if alarm else None,
+            delivery=alarm.delivery if alarm else None,
+            dry_run=self._settings.dry_run,
+            notified=notify,
+            alarm_changed_at=alarm.changed_at if alarm else None,
+            told_at=told.at if repeated and told is not None else None,
+        )
+        logger.info("rollback decision", extra={"decision": record_fields(record)})
         steps: list[tuple[str, Callable[[], object]]] = [
-            ("write the audit record", lambda: self._store.audit(self._guarded, record, now))
+            ("write the audit record", lambda: self._store.audit(self._guarded, record))
         ]
         if decision.action in ("rolled_back", "no_known_good") and decision.claim != "replay":
             value = 1 if decision.action == "rolled_back" else 0
-            metric = service_metric("Rollbacks", "Count", value, self._rt.settings.service_name, now)
+            metric = service_metric("Rollbacks", "Count", value, self._rt.settings.powertools_service, now)
             steps.append(("publish the Rollbacks metric", lambda: self._rt.metrics_sink.publish([metric])))
         if notify:
             message = decision_notification(self._guarded, alarm, decision)
@@ -357,50 +359,55 @@ class RollbackResponder:
         best_effort(f"rollback reached ECS but could not {what}", step, service=self._guarded.key)
 
     def _audit_takeover(self, abandoned: RollbackRecord | None, lock: RollbackRecord, now: datetime) -> None:
-        record = {
-            "kind": "takeover",
-            "rollback_id": lock.rollback_id,
-            "abandoned": abandoned.rollback_id if abandoned else None,
-            "abandoned_alarm": abandoned.alarm if abandoned else None,
-            "abandoned_at": abandoned.at.isoformat() if abandoned else None,
-            "lease_ended": abandoned.lease_end.isoformat() if abandoned else None,
-            "cluster": self._guarded.cluster,
-            "service": self._guarded.service,
-            "at": now.isoformat(),
-        }
-        logger.warning("took over an abandoned rollback lock", extra={"takeover": record})
-        self._store.audit(self._guarded, record, now)
+        record = TakeoverRecord(
+            at=now,
+            rollback_id=lock.rollback_id,
+            abandoned=abandoned.rollback_id if abandoned else None,
+            abandoned_alarm=abandoned.alarm if abandoned else None,
+            abandoned_at=abandoned.at if abandoned else None,
+            lease_ended=abandoned.lease_end if abandoned else None,
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.warning("took over an abandoned rollback lock", extra={"takeover": record_fields(record)})
+        self._store.audit(self._guarded, record)
 
     def _audit_abandoned(self, abandoned: RollbackRecord, current: str, now: datetime) -> None:
-        record = {
-            "kind": "abandoned",
-            "rollback_id": abandoned.rollback_id,
-            "alarm": abandoned.alarm,
-            "locked_at": abandoned.at.isoformat(),
-            "lease_ended": abandoned.lease_end.isoformat(),
-            "to": abandoned.to_arn,
-            "current": current,
-            "reason": "the service runs the lock's target, but its deployment did not start within the lock's lease: "
+        record = AbandonedRecord(
+            at=now,
+            rollback_id=abandoned.rollback_id,
+            alarm=abandoned.alarm,
+            locked_at=abandoned.at,
+            lease_ended=abandoned.lease_end,
+            to=abandoned.to_arn,
+            current=current,
+            reason="the service runs the lock's target, but its deployment did not start within the lock's lease: "
             "someone else deployed it; the lock is marked failed and not claimed",
-            "cluster": self._guarded.cluster,
-            "service": self._guarded.service,
-            "at": now.isoformat(),
-        }
-        logger.warning("abandoned rollback lock marked failed", extra={"abandoned": record})
-        self._store.audit(self._guarded, record, now)
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.warning("abandoned rollback lock marked failed", extra={"abandoned": record_fields(record)})
+        self._store.audit(self._guarded, record)
 
     def _record_error(self, alarm: AlarmSignal | None, exc: Exception, now: datetime) -> None:
-        record = {
-            "kind": "error",
-            "alarm": alarm.alarm_name if alarm else None,
-            "error": type(exc).__name__,
-            "message": str(exc),
-            "cluster": self._guarded.cluster,
-            "service": self._guarded.service,
-            "at": now.isoformat(),
-        }
-        logger.error("rollback failed", extra={"error_record": record})
+        record = ErrorRecord(
+            at=now,
+            alarm=alarm.alarm_name if alarm else None,
+            error=type(exc).__name__,
+            message=str(exc),
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.error("rollback failed", extra={"error_record": record_fields(record)})
         try:
-            self._store.audit(self._guarded, record, now)
+            self._store.audit(self._guarded, record)
         except CanaryRollbackError:
             logger.exception("could not write the error to the audit trail")
+
+
+def _explained(decision: Decision, plan: TargetPlan | None, deployed: str | None = None) -> Decision:
+    """The decision with what is restored and why (restore.py), and the copy's ARN once it is registered."""
+    if plan is None:
+        return decision
+    reason = f"{decision.reason}; {plan.reason(deployed if plan.register else None)}"
+    return replace(decision, reason=reason, needs_copy=plan.register)
