@@ -181,7 +181,7 @@ def _decide_on(
         )
     # row 10: gated deployment
     if service.gated and service.deploying:
-        return _gated(alarm, service, state, settings, claim, lock)
+        return _gated(alarm, service, state, now, settings, claim, lock)
     # row 11: lock held
     if lock is not None and claim == "held":
         return Decision(
@@ -300,6 +300,7 @@ def _gated(
     alarm: AlarmSignal,
     service: ServiceObservation,
     state: ServiceState,
+    now: datetime,
     settings: RollbackSettings,
     claim: Claim,
     lock: RollbackRecord | None,
@@ -325,6 +326,8 @@ def _gated(
         and not service.ecs_rolls_back_on(alarm.alarm_name)
         and strategy in ("BLUE_GREEN", "LINEAR", "CANARY")
         and claim in ("free", "takeover")
+        # A stop (or rollback) within the cooldown is under way: ECS is rolling back; never stop it twice.
+        and not (lock is not None and lock.cooling_down(now, settings.cooldown))
     ):
         stop = (
             f"ECS is running a {strategy} deployment of {_label(current)} and does not roll it back on "

@@ -367,6 +367,12 @@ def test_row_10_a_gated_deployment_is_never_stopped_under_a_live_lock() -> None:
     assert decide(THIS, started(gated(rolling(34, 31)), 120), state).action == "in_progress"
 
 
+def test_row_10_a_deployment_being_rolled_back_after_a_stop_is_not_stopped_again() -> None:
+    stopped = kg(last_rollback=lock(30, frm=34, to=31))  # ECS is shifting back after our stop
+    decision = decide(THIS, started(gated(rolling(34, 31)), 120), stopped)
+    assert (decision.action, decision.via) == ("in_progress", "update_service")
+
+
 def test_a_tick_never_resumes_a_pending_lock_and_a_delivery_never_resumes_a_ticks() -> None:
     # A tick's attempt is not deduplicated: nobody may assume it is over before its lease is.
     delivery_lock = lock(20, "pending", owner=THIS)
