@@ -263,6 +263,7 @@ def _rollback_item(r: RollbackRecord) -> dict[str, Any]:
         "reverted_how": r.reverted_how,
         # Written only when not the default, so an item stays readable by the version before it existed.
         "holder": r.holder if r.holder != "delivery" else None,
+        "via": r.via if r.via != "update_service" else None,
     }
     m.update({name: {"S": value} for name, value in optional.items() if value is not None})
     if r.attempt != 1:
@@ -342,13 +343,16 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
         status = r.text("status")
         outcome = r.optional_text("outcome")
         holder = r.optional_text("holder") or "delivery"
+        via = r.optional_text("via") or "update_service"
         if (
             status not in ("pending", "done", "failed", "reverted")
             or outcome not in (None, "recovered", "not_recovered")
             or holder not in ("delivery", "tick")
+            or via not in ("update_service", "stop_deployment")
         ):
             raise StateStoreError(
-                f"state item is malformed: last_rollback status {status!r}, outcome {outcome!r}, holder {holder!r}"
+                f"state item is malformed: last_rollback status {status!r}, outcome {outcome!r}, holder {holder!r}, "
+                f"via {via!r}"
             )
         last_rollback = RollbackRecord(
             rollback_id=r.text("id"),
@@ -364,6 +368,7 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
             takeover_of=r.optional_text("takeover_of"),
             copied_from=r.optional_text("copied_from"),
             holder=holder,  # type: ignore[arg-type]  # checked above
+            via=via,  # type: ignore[arg-type]  # checked above
             attempt=r.number("attempt", 1),
             deployment_id=r.optional_text("deployment_id"),
             reverted_at=r.optional_time("reverted_at"),

@@ -29,6 +29,8 @@ def reverted_by_ecs(lock: RollbackRecord | None, service: ServiceObservation) ->
         else None
     )
     back = service.task_definition_arn == lock.from_arn and lock.from_arn != lock.to_arn
+    if lock.via == "stop_deployment" and service.deploying:
+        back = False  # after a stop the service stays on `from` while ECS shifts back: not done yet, not reverted
     if own is not None and own.rollout_state == "FAILED":
         why = f" ({own.rollout_state_reason})" if own.rollout_state_reason else ""
         then = f"; the service is back on {_label(lock.from_arn)}" if back else ""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from canary_rollback.core.rollback_record import Claim, RollbackRecord
+from canary_rollback.core.rollback_record import Claim, RollbackRecord, Via
 
 FailureReason = Literal["status", "body", "latency", "timeout", "connection", "tls", "error"]
 TARGET_REASONS: frozenset[str] = frozenset({"status", "body", "latency", "timeout", "connection", "tls"})
@@ -292,7 +292,7 @@ class Decision:
     settles: RollbackRecord | None = None
     # How a `rolled_back` decision acts: UpdateService to the target, or StopServiceDeployment (ROLLBACK) of a
     # gated deployment ECS would not roll back by itself (the target is then the revision ECS goes back to).
-    via: Literal["update_service", "stop_deployment"] = "update_service"
+    via: Via = "update_service"
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ Phase = Literal["pending", "expired", "done", "failed", "reverted", "recovered",
 # Who took the lock: an alarm delivery (deduplicated by powertools Idempotency, so its own retry may resume it) or
 # the reconcile tick (not deduplicated: nobody may assume its attempt is over before the lease says so).
 Holder = Literal["delivery", "tick"]
+# How the rollback acts: UpdateService to the target, or StopServiceDeployment (ROLLBACK) of a gated deployment,
+# after which the service stays on `from` until ECS has shifted back.
+Via = Literal["update_service", "stop_deployment"]
 
 # What a responder holding alarm state change X may do, given the record it found:
 #   free     - no pending record: decide normally and take the lock;
@@ -71,6 +74,7 @@ class RollbackRecord:
     deployment_id: str | None = None
     reverted_at: datetime | None = None
     reverted_how: str | None = None  # what ECS did, in words: "deployment ... FAILED", "back on :34"
+    via: Via = "update_service"
 
     @property
     def lease_end(self) -> datetime:
@@ -176,6 +180,7 @@ def take_lock(
     replacing: RollbackRecord | None,
     holder: Holder = "delivery",
     attempt: int = 1,
+    via: Via = "update_service",
 ) -> RollbackRecord:
     """A new pending record. `replacing` is the abandoned lock it takes over, if any (audited by the caller)."""
     takeover_of = replacing.rollback_id if replacing is not None and replacing.status == "pending" else None
@@ -191,4 +196,5 @@ def take_lock(
         takeover_of=takeover_of,
         holder=holder,
         attempt=attempt,
+        via=via,
     )

@@ -198,6 +198,7 @@ class RollbackResponder:
             replacing=abandoned,
             holder="tick" if alarm.delivery == "tick" else "delivery",
             attempt=attempt,
+            via=decision.via,
         )
         if (
             decision.via == "update_service"

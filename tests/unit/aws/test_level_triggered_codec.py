@@ -27,6 +27,7 @@ REVERTED = RollbackRecord(
     deployment_id="ecs-svc/123",
     reverted_at=T0 + timedelta(minutes=3),
     reverted_how="the service is back on hokusai-api-development:34",
+    via="stop_deployment",
 )
 
 
@@ -46,7 +47,7 @@ def test_the_new_attributes_round_trip() -> None:
 def test_defaults_are_not_written_so_older_readers_see_the_item_they_know() -> None:
     plain = RollbackRecord("r1", T0, "RollbackAlarm", rev(34), rev(31), "done")
     item = item_from_state(ServiceState(last_rollback=plain))
-    assert {"holder", "attempt", "deployment_id", "reverted_at"}.isdisjoint(item["last_rollback"]["M"])
+    assert {"holder", "attempt", "deployment_id", "reverted_at", "via"}.isdisjoint(item["last_rollback"]["M"])
     assert "told" not in item
     assert "last_failure" not in item
 

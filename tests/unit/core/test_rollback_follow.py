@@ -32,6 +32,12 @@ def test_its_own_deployment_failed_is_reverted_even_before_ecs_moved_the_service
     assert "ecs-svc/9 FAILED" in how
 
 
+def test_after_a_stop_the_service_stays_on_from_while_ecs_shifts_back() -> None:
+    stopped = replace(DONE, via="stop_deployment")
+    assert reverted_by_ecs(stopped, rolling(34, 31)) is None  # ECS still rolling the stopped deployment back
+    assert reverted_by_ecs(stopped, steady(34)) is not None  # it finished on :34: the stop did not take
+
+
 def test_rolling_out_steady_on_target_or_judged_is_not_reverted() -> None:
     assert reverted_by_ecs(DONE, rolling(31, 34)) is None
     assert reverted_by_ecs(DONE, steady(31)) is None

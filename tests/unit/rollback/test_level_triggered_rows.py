@@ -368,7 +368,7 @@ def test_row_10_a_gated_deployment_is_never_stopped_under_a_live_lock() -> None:
 
 
 def test_row_10_a_deployment_being_rolled_back_after_a_stop_is_not_stopped_again() -> None:
-    stopped = kg(last_rollback=lock(30, frm=34, to=31))  # ECS is shifting back after our stop
+    stopped = kg(last_rollback=lock(30, frm=34, to=31, via="stop_deployment"))  # ECS is shifting back after our stop
     decision = decide(THIS, started(gated(rolling(34, 31)), 120), stopped)
     assert (decision.action, decision.via) == ("in_progress", "update_service")
 
