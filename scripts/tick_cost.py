@@ -38,14 +38,16 @@ def measure(count: int) -> float:
     from canary_rollback.handlers import rollback as rollback_handler
     from canary_rollback.rollback.run import RollbackApplication
     from canary_rollback.runtime import build_runtime
-    from demo.lambda_context import FakeLambdaContext
-    from demo.local_aws import local_aws_environment
-    from demo.stack import create_local_stack
+    from demo.world.lambda_context import FakeLambdaContext
+    from demo.world.local_aws import local_aws_environment
+    from demo.world.stack import create_local_stack
 
     event = {"detail-type": "Scheduled Event", "source": "aws.events", "id": "tick", "detail": {}}
     with local_aws_environment():
         stack = create_local_stack("tick-cost")
-        rollback_handler.application.set(RollbackApplication(build_runtime(stack.function_env, need_probes=False)))
+        rollback_handler.application.set(
+            RollbackApplication(build_runtime(stack.environment("RollbackFunction"), need_probes=False))
+        )
         rollback_handler.handler(event, FakeLambdaContext("RollbackFunction"))  # the cold start is not a tick's cost
         times = []
         for _ in range(count):

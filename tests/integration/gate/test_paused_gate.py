@@ -15,8 +15,8 @@ from canary_rollback.cli import main as cli
 from canary_rollback.core.models import GuardedService
 from canary_rollback.handlers import hook as hook_handler
 from canary_rollback.runtime import build_runtime
-from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE
+from demo.world.lambda_context import FakeLambdaContext
 from tests.conftest import load_event
 from tests.integration.conftest import LoopbackServer
 
@@ -43,9 +43,11 @@ def test_a_paused_gate_answers_succeeded_and_says_what_it_would_have_answered(
     world: Any, test_listener: LoopbackServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given a new revision whose route is broken behind the test listener, and an operator's pause
-    probes = json.loads(world.stack.function_env["PROBES"])
+    probes = json.loads(world.stack.environment("DeploymentHookFunction")["PROBES"])
     probes[0]["test_url"] = f"http://127.0.0.1:{test_listener.port}/status/404"
-    hook_handler.runtime.set(build_runtime({**world.stack.function_env, "PROBES": json.dumps(probes)}))
+    hook_handler.runtime.set(
+        build_runtime({**world.stack.environment("DeploymentHookFunction"), "PROBES": json.dumps(probes)})
+    )
     table = ["--cluster", CLUSTER, "--service", SERVICE, "--table", world.stack.table_name]
     assert cli(["pause", *table, "--reason", "rolling out by hand"]) == 0
     capsys.readouterr()

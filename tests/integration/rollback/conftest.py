@@ -15,9 +15,9 @@ from canary_rollback.core.models import GuardedService, ServiceState
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
-from demo.lambda_context import FakeLambdaContext
-from demo.local_aws import ACCOUNT, REGION
 from demo.world import CLUSTER, SERVICE
+from demo.world.lambda_context import FakeLambdaContext
+from demo.world.local_aws import ACCOUNT, REGION
 from tests.integration.conftest import break_with_34, make_known_good
 
 GUARDED = GuardedService(CLUSTER, SERVICE)
@@ -96,7 +96,9 @@ def updates_to(world: Any, revision: int) -> int:
 
 def app_that_dies_before_update_service(world: Any) -> RollbackApplication:
     """A container whose invocation dies after taking the lock, before UpdateService reaches ECS."""
-    runtime = build_runtime(world.stack.function_env, need_probes=False, clients=AwsClients(), clock=world.clock)
+    runtime = build_runtime(
+        world.stack.environment("RollbackFunction"), need_probes=False, clients=AwsClients(), clock=world.clock
+    )
 
     def die(**_: Any) -> None:
         raise Killed
@@ -106,7 +108,7 @@ def app_that_dies_before_update_service(world: Any) -> RollbackApplication:
 
 
 def fresh_container(world: Any) -> None:
-    runtime = build_runtime(world.stack.function_env, need_probes=False, clock=world.clock)
+    runtime = build_runtime(world.stack.environment("RollbackFunction"), need_probes=False, clock=world.clock)
     rollback_handler.application.set(RollbackApplication(runtime))
 
 

@@ -53,7 +53,9 @@ def test_a_quiet_tick_makes_one_describe_alarms_call_and_no_write(world: Any) ->
     # Given no rollback alarm in ALARM, and every AWS call of the function recorded
     calls: list[tuple[str, str]] = []
     clients = AwsClients(on_call=lambda service, operation, _: calls.append((service, operation)))
-    runtime = build_runtime(world.stack.function_env, need_probes=False, clients=clients, clock=world.clock)
+    runtime = build_runtime(
+        world.stack.environment("RollbackFunction"), need_probes=False, clients=clients, clock=world.clock
+    )
     rollback_handler.application.set(RollbackApplication(runtime))
     before = trail(world)
 
@@ -121,7 +123,7 @@ def test_a_changed_answer_is_told_again(broken: Any) -> None:
 
     # When the answer changes (a dry run while still paused would not act either: it is a different answer)
     assert cli(["resume", *table(broken)]) == 0
-    env = {**broken.stack.function_env, "DRY_RUN": "true"}
+    env = {**broken.stack.environment("RollbackFunction"), "DRY_RUN": "true"}
     rollback_handler.application.set(RollbackApplication(build_runtime(env, need_probes=False, clock=broken.clock)))
     broken.minute()
     first, second = tick(broken), tick(broken)

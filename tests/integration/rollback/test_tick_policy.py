@@ -10,8 +10,8 @@ from canary_rollback.aws.clients import AwsClients
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
-from demo.local_aws import ACCOUNT, REGION
 from demo.world import CLUSTER, SERVICE
+from demo.world.local_aws import ACCOUNT, REGION
 from tests.integration.conftest import make_known_good
 from tests.integration.rollback.conftest import fire, tick
 from tests.integration.test_template import _permits, _resource_arns, _statements, resolver
@@ -30,7 +30,9 @@ def test_every_call_of_a_tick_that_stops_a_gated_deployment_is_allowed(world: An
     # Given RollbackFunction with every AWS call recorded, and a BLUE_GREEN deployment ECS would not roll back
     calls: list[tuple[str, str, dict[str, Any]]] = []
     clients = AwsClients(on_call=lambda *call: calls.append(call))
-    runtime = build_runtime(world.stack.function_env, need_probes=False, clients=clients, clock=world.clock)
+    runtime = build_runtime(
+        world.stack.environment("RollbackFunction"), need_probes=False, clients=clients, clock=world.clock
+    )
     rollback_handler.application.set(RollbackApplication(runtime))
     make_known_good(world)
     world.simulator.with_service_deployments()

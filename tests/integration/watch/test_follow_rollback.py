@@ -28,7 +28,7 @@ def test_a_deployment_event_of_a_gated_service_records_that_ecs_reverted_our_rol
 
     # When ECS gives up on :31 and announces it
     assert world.advance_rollout() == "failed"
-    answers = world.deliver_deployment_events()
+    answers = [world.deliver(forwarded) for forwarded in world.deployment_events()]
 
     # Then the event is not watched (ECS gates this service), but the revert is recorded, audited and told
     assert [a["action"] for a in answers] == ["ignored"]
