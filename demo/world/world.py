@@ -145,6 +145,11 @@ class World:
         self.sync_routes()
         return self.delivery.scheduled_probe_run(self.clock())
 
+    def rollback_tick(self) -> dict[str, Any]:
+        """RollbackFunction's Tick schedule fires now (the reconcile tick: each rollback alarm in ALARM decided
+        again)."""
+        return self.delivery.rollback_tick(self.clock())
+
     def evaluate_alarm(self, logical_id: str) -> tuple[AlarmChange, dict[str, Any]] | None:
         """Evaluate one of the template's alarms now; a state change the AlarmState rule forwards reaches
         RollbackFunction: its change and RollbackFunction's answer, else None."""
