@@ -12,6 +12,7 @@ from canary_rollback.aws.clients import AwsClients, OperationHook
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
+from tests.support.invoke import ROLLBACK
 
 
 def container_clients(on_call: OperationHook | None = None) -> AwsClients:
@@ -27,7 +28,9 @@ class Killed(BaseException):
 def app_that_dies(world: Any, moment: str) -> RollbackApplication:
     """A container whose invocation dies `before-call` (the lock is written, UpdateService never sent) or
     `after-call` (ECS accepted UpdateService, nothing after it ran)."""
-    runtime = build_runtime(world.stack.function_env, need_probes=False, clients=container_clients(), clock=world.clock)
+    runtime = build_runtime(
+        world.stack.environment(ROLLBACK), need_probes=False, clients=container_clients(), clock=world.clock
+    )
 
     def die(**_: Any) -> None:
         raise Killed
@@ -37,10 +40,10 @@ def app_that_dies(world: Any, moment: str) -> RollbackApplication:
 
 
 def fresh_container(world: Any, **env: str) -> RollbackApplication:
-    """A cold start of RollbackFunction on the world's clock (with `env` over the stack's environment), installed
-    as the handler's container."""
+    """A cold start of RollbackFunction on the world's clock (with `env` over the function's environment),
+    installed as the handler's container."""
     runtime = build_runtime(
-        {**world.stack.function_env, **env}, need_probes=False, clients=container_clients(), clock=world.clock
+        {**world.stack.environment(ROLLBACK), **env}, need_probes=False, clients=container_clients(), clock=world.clock
     )
     application = RollbackApplication(runtime)
     rollback_handler.application.set(application)

@@ -10,18 +10,22 @@ from __future__ import annotations
 import copy
 import io
 import json
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 
 from canary_rollback.aws.state_store import StateStore
 from canary_rollback.cli import main as cli_main
-from canary_rollback.core.models import GuardedService
+from canary_rollback.core.models import GuardedService, ServiceState
 from demo.world import CLUSTER, SERVICE
+from demo.world.local_aws import ACCOUNT, REGION
 from tests.support.events import load_event
+from tests.support.invoke import ROLLBACK, invoke
 
 GUARDED = GuardedService(CLUSTER, SERVICE)
+SUBJECT_PREFIX = "[canary-rollback] hokusai-api: "
 
 
 def make_known_good(world: Any, runs: int = 3) -> None:
@@ -66,16 +70,63 @@ def alarm_event(world: Any, shape: str = "alarm-state-change", seconds_ago: floa
     return event
 
 
+def fire(world: Any, logical_id: str = "RollbackAlarm", at: datetime | None = None) -> None:
+    """Put one of the stack's alarms in ALARM, its state change stamped on the world's clock (moto stamps the
+    wall clock; CloudWatch stamps the moment the state changed)."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    name = world.stack.alarm_names[logical_id]
+    boto3.client("cloudwatch").set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason="test: firing")
+    cloudwatch_backends[ACCOUNT][REGION].alarms[name].state_updated_timestamp = at or world.clock()
+
+
+def settle_alarm(world: Any, logical_id: str = "RollbackAlarm") -> None:
+    """Put one of the stack's alarms back to OK."""
+    boto3.client("cloudwatch").set_alarm_state(
+        AlarmName=world.stack.alarm_names[logical_id], StateValue="OK", StateReason="test: recovered"
+    )
+
+
+def tick(world: Any) -> dict[str, Any]:
+    """RollbackFunction's one-minute reconcile tick: its Scheduled Event, through the handler."""
+    event = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT,
+        "time": world.clock().strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": REGION,
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/canary-rollback-RollbackFunctionTick"],
+        "detail": {},
+    }
+    return invoke(ROLLBACK, event)
+
+
 def store(world: Any) -> StateStore:
     """The stack's state table, read as the functions read it."""
     return StateStore(boto3.client("dynamodb"), world.stack.table_name)
 
 
+def state(world: Any) -> ServiceState:
+    """The guarded service's state item."""
+    return store(world).load(GUARDED)
+
+
+def trail(world: Any, kinds: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The audit trail oldest first (promotions left out), optionally only some kinds."""
+    records = [r for r in reversed(store(world).history(GUARDED, 100)) if r["kind"] != "promotion"]
+    return [r for r in records if not kinds or r["kind"] in kinds]
+
+
 def audit_actions(world: Any) -> list[str]:
     """The audit trail oldest first: each decision's action, or the record's kind; promotions left out."""
-    return [
-        r.get("action") or r["kind"] for r in reversed(store(world).history(GUARDED, 50)) if r["kind"] != "promotion"
-    ]
+    return [r.get("action") or r["kind"] for r in trail(world)]
+
+
+def decisions(world: Any) -> list[str]:
+    """The actions of the decisions in the audit trail, oldest first."""
+    return [r["action"] for r in trail(world, ("decision",))]
 
 
 def updates_to(world: Any, revision: int) -> int:
@@ -92,6 +143,11 @@ def rollback_updates(world: Any) -> list[str]:
 def notification_subjects(world: Any) -> list[str]:
     """The subjects of the notifications published since the last look (reading drains them)."""
     return [n["subject"] for n in world.stack.notifications()]
+
+
+def subjects(world: Any) -> list[str]:
+    """`notification_subjects` without the stack's and the service's name in front of each."""
+    return [subject.removeprefix(SUBJECT_PREFIX) for subject in notification_subjects(world)]
 
 
 def run_cli(world: Any, *argv: str) -> tuple[int, str]:

@@ -29,7 +29,6 @@ from tests.support.world import (
     alarm_event,
     audit_actions,
     break_with_34,
-    make_known_good,
     notification_subjects,
     store,
     updates_to,
@@ -43,14 +42,6 @@ def assert_rolled_back_once_and_told(world: Any) -> None:
     assert state.last_rollback is not None
     assert state.last_rollback.status == "done"
     assert notification_subjects(world) == ["[canary-rollback] hokusai-api: rolled back to hokusai-api-development:31"]
-
-
-@pytest.fixture
-def broken(world: Any) -> Any:
-    make_known_good(world)
-    break_with_34(world)
-    world.stack.notifications()  # start from an empty inbox
-    return world
 
 
 # ---- late events -----------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from demo.world.template import Resolver, load_template, parameter_defaults
 from tests.support.clock import SimulatedTime
 from tests.support.containers import container_clients
 from tests.support.events import emf_lines, load_event
+from tests.support.iam import STACK, allows, permits, resolver, resource_arns, role_statements
 from tests.support.invoke import HOOK, PROBE, ROLLBACK, invoke
 from tests.support.paths import REPO
 from tests.support.template import sam_cli, sam_env, template
@@ -35,31 +36,6 @@ from tests.support.world import alarm_event, break_with_34, make_known_good
 TEMPLATE = template()
 RESOURCES = TEMPLATE["Resources"]
 FUNCTIONS = ("ProbeFunction", "RollbackFunction")
-STACK = "canary-rollback"
-
-
-def resolver(**overrides: str) -> Resolver:
-    refs = {
-        **parameter_defaults(TEMPLATE),
-        "AWS::StackName": STACK,
-        "AWS::Region": REGION,
-        "AWS::AccountId": ACCOUNT,
-        "AWS::Partition": "aws",
-        "StateTable": f"{STACK}-StateTable",
-        "StateTable.Arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-StateTable",
-        "NotifyTopic": f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-NotifyTopic",
-        "ProbeFunction": f"{STACK}-ProbeFunction",
-        "RollbackFunction": f"{STACK}-RollbackFunction",
-        "RollbackAlarm.Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK}-RollbackAlarm",
-        "FastRollbackAlarm.Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK}-FastRollbackAlarm",
-        "RollbackFailureQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-RollbackFailureQueue",
-        "RollbackFailureQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-RollbackFailureQueue",
-        "RollbackFailureQueue.QueueName": f"{STACK}-RollbackFailureQueue",
-        "DeploymentHookFunction": f"{STACK}-DeploymentHookFunction",
-        "DeploymentHookFunction.Arn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{STACK}-DeploymentHookFunction",
-        **overrides,
-    }
-    return Resolver(TEMPLATE, refs)
 
 
 # ---- validators ------------------------------------------------------------------------------------
@@ -325,110 +301,50 @@ def test_the_lock_lease_is_the_rollback_timeout_plus_30_seconds() -> None:
 # ---- policies: sufficient (every call the code makes) and scoped ------------------------------------
 
 
-def _statements(function: str, resolve: Resolver) -> list[dict[str, Any]]:
-    statements: list[dict[str, Any]] = []
-    for policy in resolve.resolve(RESOURCES[function]["Properties"]["Policies"]):  # conditional ones drop out
-        statements += policy["Statement"]
-    return statements
-
-
-def _allows(statements: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
-    return [s for s in statements if s["Effect"] == "Allow" and action in s["Action"]]
-
-
-def test_no_wildcard_actions_and_scoped_sensitive_statements() -> None:
+def test_no_wildcard_actions_and_scoped_sensitivestatements() -> None:
     resolve = resolver()
     for function in FUNCTIONS:
-        for statement in _statements(function, resolve):
+        for statement in role_statements(function, resolve):
             for action in statement["Action"]:
                 assert "*" not in action, (function, action)
     service_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/hokusai-development/hokusai-api"
-    rollback = _statements("RollbackFunction", resolve)
-    (update,) = _allows(rollback, "ecs:UpdateService")
+    rollback = role_statements("RollbackFunction", resolve)
+    (update,) = allows(rollback, "ecs:UpdateService")
     assert update["Resource"] == service_arn
-    (pass_role,) = _allows(rollback, "iam:PassRole")
+    (pass_role,) = allows(rollback, "iam:PassRole")
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
-    (tag,) = _allows(rollback, "ecs:TagResource")
+    (tag,) = allows(rollback, "ecs:TagResource")
     assert tag["Condition"] == {"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
     for function in FUNCTIONS:
-        (metrics,) = _allows(_statements(function, resolve), "cloudwatch:PutMetricData")
+        (metrics,) = allows(role_statements(function, resolve), "cloudwatch:PutMetricData")
         assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "CanaryRollback"}}
-        (describe,) = _allows(_statements(function, resolve), "ecs:DescribeServices")
+        (describe,) = allows(role_statements(function, resolve), "ecs:DescribeServices")
         assert describe["Resource"] == service_arn
-        (publish,) = _allows(_statements(function, resolve), "sns:Publish")
+        (publish,) = allows(role_statements(function, resolve), "sns:Publish")
         assert publish["Resource"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-NotifyTopic"
 
 
 def test_probe_reads_only_the_guarded_clusters_tasks() -> None:
-    probe = _statements("ProbeFunction", resolver())
-    (list_tasks,) = _allows(probe, "ecs:ListTasks")
+    probe = role_statements("ProbeFunction", resolver())
+    (list_tasks,) = allows(probe, "ecs:ListTasks")
     assert list_tasks["Action"] == ["ecs:ListTasks"]
     cluster_arn = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/hokusai-development"
     assert list_tasks["Condition"] == {"ArnEquals": {"ecs:cluster": cluster_arn}}
-    (describe_tasks,) = _allows(probe, "ecs:DescribeTasks")
+    (describe_tasks,) = allows(probe, "ecs:DescribeTasks")
     assert describe_tasks["Action"] == ["ecs:DescribeTasks"]
     assert describe_tasks["Resource"] == f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/hokusai-development/*"
     # nothing that changes ECS: the probe only reads
     for action in ("ecs:UpdateService", "ecs:RegisterTaskDefinition", "ecs:TagResource", "iam:PassRole"):
-        assert not _allows(probe, action), action
+        assert not allows(probe, action), action
 
 
 def test_probes_parameter_statement_follows_the_parameter() -> None:
-    without = _allows(_statements("ProbeFunction", resolver()), "ssm:GetParameter")[0]["Resource"]
+    without = allows(role_statements("ProbeFunction", resolver()), "ssm:GetParameter")[0]["Resource"]
     assert without == [f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/canary-rollback/*"]
-    with_param = _allows(
-        _statements("ProbeFunction", resolver(ProbesParameterName="/team/probes")), "ssm:GetParameter"
+    with_param = allows(
+        role_statements("ProbeFunction", resolver(ProbesParameterName="/team/probes")), "ssm:GetParameter"
     )[0]["Resource"]
     assert f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/team/probes" in with_param
-
-
-def _resource_arns(service: str, operation: str, params: dict[str, Any]) -> list[str]:
-    """The ARN(s) IAM evaluates for one recorded call, built from its request as AWS documents it.
-    ["*"] for actions without resource-level permissions (PutMetricData, DescribeTaskDefinition...)."""
-    region_account = f"{REGION}:{ACCOUNT}"
-    if service == "ecs" and operation in ("DescribeServices", "UpdateService"):
-        names = params.get("services") or [params["service"]]
-        return [f"arn:aws:ecs:{region_account}:service/{params['cluster']}/{name}" for name in names]
-    if service == "ecs" and operation == "DescribeTasks":
-        return [
-            t if t.startswith("arn:") else f"arn:aws:ecs:{region_account}:task/{params['cluster']}/{t}"
-            for t in params["tasks"]
-        ]
-    if service == "dynamodb":
-        return [f"arn:aws:dynamodb:{region_account}:table/{params['TableName']}"]
-    if service == "sns":
-        return [params["TopicArn"]]
-    if service in ("cloudwatch", "monitoring") and operation == "DescribeAlarms":
-        return [f"arn:aws:cloudwatch:{region_account}:alarm:{name}" for name in params["AlarmNames"]]
-    if service == "secretsmanager":
-        return [f"arn:aws:secretsmanager:{region_account}:secret:{params['SecretId']}-AbCdEf"]  # the random suffix
-    if service == "ssm":
-        return [f"arn:aws:ssm:{region_account}:parameter/{params['Name'].lstrip('/')}"]
-    return ["*"]
-
-
-def _conditions_hold(statement: dict[str, Any], params: dict[str, Any]) -> bool:
-    """The condition keys this template uses, evaluated against the request (all others fail closed)."""
-    for operator, keys in statement.get("Condition", {}).items():
-        for key, expected in keys.items():
-            if (operator, key) == ("StringEquals", "cloudwatch:namespace"):
-                if params.get("Namespace") != expected:
-                    return False
-            elif (operator, key) == ("ArnEquals", "ecs:cluster"):
-                cluster = str(params.get("cluster", ""))
-                arn = cluster if cluster.startswith("arn:") else f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}"
-                if arn != expected:
-                    return False
-            else:
-                return False
-    return True
-
-
-def _permits(statement: dict[str, Any], action: str, arn: str, params: dict[str, Any]) -> bool:
-    if statement["Effect"] != "Allow" or action not in statement["Action"]:
-        return False
-    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-    return any(fnmatch.fnmatchcase(arn, pattern) for pattern in resources) and _conditions_hold(statement, params)
 
 
 def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world: Any) -> None:
@@ -490,12 +406,12 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     iam_prefix = {"monitoring": "cloudwatch"}
     checked: dict[str, set[str]] = defaultdict(set)
     for function in FUNCTIONS:
-        statements = _statements(function, resolve)
+        statements = role_statements(function, resolve)
         assert calls[function], f"nothing recorded for {function}"
         for service, operation, params in calls[function]:
             action = f"{iam_prefix.get(service, service)}:{operation}"
-            for arn in _resource_arns(service, operation, params):
-                assert any(_permits(s, action, arn, params) for s in statements), (
+            for arn in resource_arns(service, operation, params):
+                assert any(permits(s, action, arn, params) for s in statements), (
                     f"{function} calls {action} on {arn} but its policy does not allow it"
                 )
             checked[function].add(action)
@@ -510,24 +426,24 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
 def test_the_policy_check_rejects_calls_outside_the_statements_scope() -> None:
     # The check above must be able to fail: another service, another table, another namespace are refused.
     resolve = resolver()
-    rollback = _statements("RollbackFunction", resolve)
-    other_service = _resource_arns("ecs", "UpdateService", {"cluster": "hokusai-development", "service": "billing"})[0]
-    assert not any(_permits(s, "ecs:UpdateService", other_service, {}) for s in rollback)
-    other_table = _resource_arns("dynamodb", "PutItem", {"TableName": "someone-elses"})[0]
-    assert not any(_permits(s, "dynamodb:PutItem", other_table, {}) for s in rollback)
-    assert not any(_permits(s, "cloudwatch:PutMetricData", "*", {"Namespace": "AWS/ECS"}) for s in rollback)
-    assert any(_permits(s, "cloudwatch:PutMetricData", "*", {"Namespace": "CanaryRollback"}) for s in rollback)
+    rollback = role_statements("RollbackFunction", resolve)
+    other_service = resource_arns("ecs", "UpdateService", {"cluster": "hokusai-development", "service": "billing"})[0]
+    assert not any(permits(s, "ecs:UpdateService", other_service, {}) for s in rollback)
+    other_table = resource_arns("dynamodb", "PutItem", {"TableName": "someone-elses"})[0]
+    assert not any(permits(s, "dynamodb:PutItem", other_table, {}) for s in rollback)
+    assert not any(permits(s, "cloudwatch:PutMetricData", "*", {"Namespace": "AWS/ECS"}) for s in rollback)
+    assert any(permits(s, "cloudwatch:PutMetricData", "*", {"Namespace": "CanaryRollback"}) for s in rollback)
     other_alarm = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:someone-elses-alarm"
-    assert not any(_permits(s, "cloudwatch:DescribeAlarms", other_alarm, {}) for s in rollback)
-    probe = _statements("ProbeFunction", resolve)
+    assert not any(permits(s, "cloudwatch:DescribeAlarms", other_alarm, {}) for s in rollback)
+    probe = role_statements("ProbeFunction", resolve)
     other_cluster = {"cluster": "billing", "serviceName": "hokusai-api"}
-    assert not any(_permits(s, "ecs:ListTasks", "*", other_cluster) for s in probe)
-    assert any(_permits(s, "ecs:ListTasks", "*", {"cluster": "hokusai-development"}) for s in probe)
+    assert not any(permits(s, "ecs:ListTasks", "*", other_cluster) for s in probe)
+    assert any(permits(s, "ecs:ListTasks", "*", {"cluster": "hokusai-development"}) for s in probe)
 
 
 def test_secret_resources_match_the_prefix_convention() -> None:
-    statements = _statements("ProbeFunction", resolver())
-    (secrets,) = _allows(statements, "secretsmanager:GetSecretValue")
+    statements = role_statements("ProbeFunction", resolver())
+    (secrets,) = allows(statements, "secretsmanager:GetSecretValue")
     arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:canary-rollback/mlflow-token-AbCdEf"
     assert fnmatch.fnmatch(arn, secrets["Resource"])
     assert not fnmatch.fnmatch(
@@ -574,23 +490,24 @@ def test_hook_outputs_name_the_function_and_the_role() -> None:
 
 
 def test_hook_policy_is_scoped() -> None:
-    statements = _statements(HOOK, resolver())
+    statements = role_statements(HOOK, resolver())
     actions = {action for s in statements for action in s["Action"]}
     assert actions == {
+        "dynamodb:GetItem",  # the pause flag: while paused the gate answers SUCCEEDED
         "dynamodb:PutItem",
         "cloudwatch:PutMetricData",
         "sns:Publish",
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
     }  # no ECS action at all: ECS itself rolls a failed gate back
-    (table,) = _allows(statements, "dynamodb:PutItem")
+    (table,) = allows(statements, "dynamodb:PutItem")
     assert table["Resource"] == f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-StateTable"
-    (metrics,) = _allows(statements, "cloudwatch:PutMetricData")
+    (metrics,) = allows(statements, "cloudwatch:PutMetricData")
     assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "CanaryRollback"}}
-    (publish,) = _allows(statements, "sns:Publish")
+    (publish,) = allows(statements, "sns:Publish")
     assert publish["Resource"] == f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-NotifyTopic"
-    probe_secrets = _allows(_statements("ProbeFunction", resolver()), "secretsmanager:GetSecretValue")
-    assert _allows(statements, "secretsmanager:GetSecretValue") == probe_secrets
+    probe_secrets = allows(role_statements("ProbeFunction", resolver()), "secretsmanager:GetSecretValue")
+    assert allows(statements, "secretsmanager:GetSecretValue") == probe_secrets
 
 
 def test_no_alarm_watches_what_the_hook_emits(world: Any, capsys: pytest.CaptureFixture[str]) -> None:
@@ -653,7 +570,7 @@ def test_every_aws_call_the_hook_makes_is_allowed_by_its_policy(world: Any, json
     assert not [line for line in json_logs if line["level"] == "ERROR"]  # nothing was refused
 
     # Then IAM, evaluated on each call's action, resource ARN and conditions, allows every one of them
-    statements = _statements(
+    statements = role_statements(
         HOOK,
         resolver(
             ProbesParameterName="/canary-rollback/probes",
@@ -664,8 +581,8 @@ def test_every_aws_call_the_hook_makes_is_allowed_by_its_policy(world: Any, json
     calls: set[str] = set()
     for service, operation, params in recorded:
         action = f"{'cloudwatch' if service == 'monitoring' else service}:{operation}"
-        for arn in _resource_arns(service, operation, params):
-            assert any(_permits(s, action, arn, params) for s in statements), f"{HOOK} calls {action} on {arn}"
+        for arn in resource_arns(service, operation, params):
+            assert any(permits(s, action, arn, params) for s in statements), f"{HOOK} calls {action} on {arn}"
         calls.add(action)
     assert {
         "dynamodb:PutItem",
@@ -723,7 +640,7 @@ def _of_type(resources: dict[str, dict[str, Any]], kind: str) -> dict[str, dict[
     return {name: r["Properties"] for name, r in resources.items() if r["Type"] == kind}
 
 
-def _kms_statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+def _kmsstatements(role: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for s in role["Statements"] if any(str(a).startswith("kms:") for a in s["Action"])]
 
 
@@ -739,7 +656,7 @@ def test_rendered_without_vpc_or_key_has_no_vpc_config_no_key_and_no_kms_permiss
     for name, props in _of_type(resources, "AWS::Logs::LogGroup").items():
         assert "KmsKeyId" not in props, name
     for name, role in _of_type(resources, "AWS::IAM::Role").items():
-        assert _kms_statements(role) == [], name
+        assert _kmsstatements(role) == [], name
 
 
 def test_rendered_with_subnets_puts_every_function_in_the_vpc_and_adds_only_the_eni_policy() -> None:
@@ -775,7 +692,7 @@ def test_rendered_with_a_key_encrypts_table_topic_logs_and_environment_and_grant
         assert "VpcConfig" not in props, name
     roles = _of_type(resources, "AWS::IAM::Role")
     for function in functions:
-        (statement,) = _kms_statements(roles[f"{function}Role"])
+        (statement,) = _kmsstatements(roles[f"{function}Role"])
         assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey"]
         assert statement["Resource"] == KEY_ARN
 

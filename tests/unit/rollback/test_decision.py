@@ -15,27 +15,8 @@ from canary_rollback.core.models import AlarmNow, AlarmSignal, KnownGood, PauseF
 from canary_rollback.core.rollback_record import RollbackRecord
 from canary_rollback.rollback.decision import RollbackSettings, decide_rollback, parse_alarm_time
 from tests.support.builders import T0, rev, rolling, steady
+from tests.support.decision_table import ROWS, case_id
 from tests.support.paths import REPO
-
-# The rows of docs/design.md's decision table, in decide_rollback's order: the first that matches decides.
-ROWS = {
-    1: "not an alarm",
-    2: "replay",
-    3: "finish",
-    4: "stale",
-    5: "paused",
-    6: "no service",
-    7: "no known-good",
-    8: "resume",
-    9: "gated deployment",
-    10: "lock held",
-    11: "rolled here",
-    12: "already known-good",
-    13: "deploying known-good",
-    14: "cooldown",
-    15: "dry run",
-    16: "roll back",
-}
 
 NOW = T0 + timedelta(hours=1)
 SETTINGS = RollbackSettings(cooldown_seconds=900, dry_run=False, max_alarm_age_seconds=600, lock_lease_seconds=150)
@@ -64,9 +45,10 @@ def lock(
     owner: AlarmSignal = OTHER,
     lease_s: int = 150,
     outcome: str | None = None,
+    **changes: object,
 ) -> RollbackRecord:
     at = NOW - timedelta(seconds=age_s)
-    return RollbackRecord(
+    record = RollbackRecord(
         "r1",
         at,
         "RollbackAlarm",
@@ -77,10 +59,18 @@ def lock(
         state_change=owner.state_change,
         lease_until=at + timedelta(seconds=lease_s),
     )
+    return replace(record, **changes)  # type: ignore[arg-type]
 
 
 def with_kg(**changes: object) -> ServiceState:
     return replace(ServiceState(known_good=KG31), **changes)  # type: ignore[arg-type]
+
+
+def started(service: ServiceObservation, seconds_ago: int) -> ServiceObservation:
+    """The service with its PRIMARY deployment started `seconds_ago` (ECS's createdAt)."""
+    at = NOW - timedelta(seconds=seconds_ago)
+    deployments = tuple(replace(d, created_at=at) if d.status == "PRIMARY" else d for d in service.deployments)
+    return replace(service, deployments=deployments)
 
 
 PAUSE = PauseFlag("arn:aws:sts::123456789012:assumed-role/oncall/alice (alice)", T0, "migrating the ALB")
@@ -111,7 +101,17 @@ CASES: list[Case] = [
         "not ALARM",
     ),
     (
-        (2, "a redelivery while paused"),
+        (2, "ECS undid the rollback: the service is back on the revision it moved it from"),
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(last_rollback=lock(120)),
+        SETTINGS,
+        "reverted",
+        "the next tick decides again",
+    ),
+    (
+        (3, "a redelivery while paused"),
         THIS,
         FIRING,
         steady(31),
@@ -121,7 +121,7 @@ CASES: list[Case] = [
         "a redelivery",
     ),
     (
-        (2, "a redelivery of a finished state change"),
+        (3, "a redelivery of a finished state change"),
         THIS,
         FIRING,
         rolling(31, 34),
@@ -131,37 +131,37 @@ CASES: list[Case] = [
         "a redelivery",
     ),
     (
-        (3, "a stale retry of our own attempt whose UpdateService went through"),
+        (4, "a stale retry of our own attempt whose UpdateService went through"),
         alarm(age_s=900),
         AlarmNow(True, "OK"),
-        rolling(31, 34),
+        started(rolling(31, 34), 190),  # the lock's own UpdateService (within its lease)
         with_kg(last_rollback=lock(200, "pending", owner=alarm(age_s=900))),
         SETTINGS,
         "rolled_back",
         "its first attempt had reached ECS",
     ),
     (
-        (3, "an abandoned lock whose UpdateService went through, the new alarm stale"),
+        (4, "an abandoned lock whose UpdateService went through, the new alarm stale"),
         alarm(age_s=700),
         FIRING,
-        steady(31),
+        started(steady(31), 190),
         with_kg(last_rollback=lock(200, "pending")),
         SETTINGS,
         "rolled_back",
         "had reached ECS",
     ),
     (
-        (3, "an abandoned lock whose UpdateService went through"),
+        (4, "an abandoned lock whose UpdateService went through"),
         THIS,
         FIRING,
-        rolling(31, 34),
+        started(rolling(31, 34), 190),
         with_kg(last_rollback=lock(200, "pending")),
         SETTINGS,
         "rolled_back",
         "had reached ECS",
     ),
     (
-        (4, "older than MAX_ALARM_AGE_SECONDS"),
+        (5, "older than MAX_ALARM_AGE_SECONDS"),
         alarm(age_s=601),
         FIRING,
         steady(34),
@@ -170,9 +170,9 @@ CASES: list[Case] = [
         "stale",
         "601 s ago",
     ),
-    ((4, "CloudWatch says OK now"), THIS, AlarmNow(True, "OK"), steady(34), with_kg(), SETTINGS, "stale", "is OK now"),
+    ((5, "CloudWatch says OK now"), THIS, AlarmNow(True, "OK"), steady(34), with_kg(), SETTINGS, "stale", "is OK now"),
     (
-        (4, "CloudWatch says INSUFFICIENT_DATA now"),
+        (5, "CloudWatch says INSUFFICIENT_DATA now"),
         THIS,
         AlarmNow(True, "INSUFFICIENT_DATA"),
         steady(34),
@@ -182,7 +182,7 @@ CASES: list[Case] = [
         "no longer in ALARM",
     ),
     (
-        (4, "an unreadable stamp of an alarm CloudWatch does not know"),
+        (5, "an unreadable stamp of an alarm CloudWatch does not know"),
         alarm(changed_at="yesterday"),
         AlarmNow(False),
         steady(34),
@@ -192,7 +192,7 @@ CASES: list[Case] = [
         "unreadable",
     ),
     (
-        (4, "even when nothing is known-good, which row 7 would say"),
+        (5, "even when nothing is known-good, which row 8 would say"),
         alarm(age_s=3600),
         FIRING,
         steady(34),
@@ -202,7 +202,7 @@ CASES: list[Case] = [
         "3600 s ago",
     ),
     (
-        (4, "a retry of our own attempt that never reached ECS"),
+        (5, "a retry of our own attempt that never reached ECS"),
         alarm(age_s=900),
         FIRING,
         steady(34),
@@ -212,7 +212,7 @@ CASES: list[Case] = [
         "900 s ago",
     ),
     (
-        (5, "by an operator"),
+        (6, "by an operator"),
         THIS,
         FIRING,
         steady(34),
@@ -222,7 +222,7 @@ CASES: list[Case] = [
         "migrating the ALB",
     ),
     (
-        (6, "the service could not be described"),
+        (7, "the service could not be described"),
         THIS,
         FIRING,
         None,
@@ -232,7 +232,7 @@ CASES: list[Case] = [
         "could not be described",
     ),
     (
-        (7, "nothing seen healthy"),
+        (8, "nothing seen healthy"),
         THIS,
         FIRING,
         steady(34),
@@ -242,7 +242,7 @@ CASES: list[Case] = [
         "refusing to guess",
     ),
     (
-        (7, "a dry run still refuses to guess"),
+        (8, "a dry run still refuses to guess"),
         THIS,
         FIRING,
         steady(34),
@@ -252,7 +252,7 @@ CASES: list[Case] = [
         "refusing to guess",
     ),
     (
-        (8, "our own dead attempt (same state change)"),
+        (9, "our own dead attempt (same state change)"),
         THIS,
         FIRING,
         steady(34),
@@ -262,17 +262,18 @@ CASES: list[Case] = [
         "resuming rollback r1",
     ),
     (
-        (9, "a BLUE_GREEN deployment under way is ECS's to roll back"),
+        (10, "a BLUE_GREEN deployment under way is ECS's to roll back"),
         THIS,
         FIRING,
-        replace(rolling(34, 31), deployment_strategy="BLUE_GREEN"),
+        # ECS rolls it back on this alarm by itself: it is one of the service's deployment alarms
+        replace(rolling(34, 31), deployment_strategy="BLUE_GREEN", deployment_alarms=("RollbackAlarm",)),
         with_kg(),
         SETTINGS,
         "in_progress",
         "rolls it back by itself",
     ),
     (
-        (10, "another state change holds a live lock"),
+        (11, "another state change holds a live lock"),
         THIS,
         FIRING,
         steady(34),
@@ -282,7 +283,7 @@ CASES: list[Case] = [
         "under way",
     ),
     (
-        (10, "the lease 1 s from its end"),
+        (11, "the lease 1 s from its end"),
         THIS,
         FIRING,
         steady(34),
@@ -292,7 +293,7 @@ CASES: list[Case] = [
         "under way",
     ),
     (
-        (11, "the slow alarm after our own rollback, no verdict yet"),
+        (12, "the slow alarm after our own rollback, no verdict yet"),
         THIS,
         FIRING,
         steady(31),
@@ -302,7 +303,17 @@ CASES: list[Case] = [
         "because of rollback r1",
     ),
     (
-        (12, "a fault on the known-good itself"),
+        (13, "the alarm changed state before the current deployment started"),
+        alarm(age_s=90),
+        FIRING,
+        started(steady(35), 60),
+        with_kg(),
+        SETTINGS,
+        "superseded",
+        "not evidence against it",
+    ),
+    (
+        (14, "a fault on the known-good itself"),
         THIS,
         FIRING,
         steady(31),
@@ -312,7 +323,7 @@ CASES: list[Case] = [
         "not a deployment's",
     ),
     (
-        (12, "after the verdict, a fault on the known-good"),
+        (14, "after the verdict, a fault on the known-good"),
         THIS,
         FIRING,
         steady(31),
@@ -322,7 +333,7 @@ CASES: list[Case] = [
         "not a deployment's",
     ),
     (
-        (13, "the known-good deploying already"),
+        (15, "the known-good deploying already"),
         THIS,
         FIRING,
         rolling(31, 34),
@@ -332,17 +343,17 @@ CASES: list[Case] = [
         "already deploying",
     ),
     (
-        (14, "the broken revision redeployed"),
+        (16, "the broken revision redeployed"),
         THIS,
         FIRING,
         steady(34),
-        with_kg(last_rollback=lock(300)),
+        with_kg(last_rollback=lock(300, outcome="recovered")),  # completed: the probes saw it recover
         SETTINGS,
         "cooldown",
         "300 s ago",
     ),
     (
-        (14, "a new deploy broke again"),
+        (16, "a new deploy broke again"),
         THIS,
         FIRING,
         steady(35),
@@ -352,7 +363,7 @@ CASES: list[Case] = [
         "a person should look",
     ),
     (
-        (14, "1 s before the cooldown ends"),
+        (16, "1 s before the cooldown ends"),
         THIS,
         FIRING,
         steady(35),
@@ -361,9 +372,19 @@ CASES: list[Case] = [
         "cooldown",
         "899 s ago",
     ),
-    ((15, "DRY_RUN says what it would do"), THIS, FIRING, steady(34), with_kg(), DRY, "dry_run", "would roll back"),
     (
-        (16, "an age exactly at the limit still acts"),
+        (17, "ECS reverted the last try at the known-good"),
+        THIS,
+        FIRING,
+        steady(34),
+        with_kg(last_rollback=lock(120, "reverted", attempt=2, reverted_how="back on :34")),
+        SETTINGS,
+        "not_restorable",
+        "until an operator marks another known-good",
+    ),
+    ((18, "DRY_RUN says what it would do"), THIS, FIRING, steady(34), with_kg(), DRY, "dry_run", "would roll back"),
+    (
+        (19, "an age exactly at the limit still acts"),
         alarm(age_s=600),
         FIRING,
         steady(34),
@@ -373,7 +394,7 @@ CASES: list[Case] = [
         "seen healthy",
     ),
     (
-        (16, "an alarm CloudWatch does not know is judged by its event"),
+        (19, "an alarm CloudWatch does not know is judged by its event"),
         THIS,
         AlarmNow(False),
         steady(34),
@@ -383,7 +404,7 @@ CASES: list[Case] = [
         "seen healthy",
     ),
     (
-        (16, "an unreadable stamp, CloudWatch says ALARM"),
+        (19, "an unreadable stamp, CloudWatch says ALARM"),
         alarm(changed_at="yesterday"),
         FIRING,
         steady(34),
@@ -393,7 +414,7 @@ CASES: list[Case] = [
         "seen healthy",
     ),
     (
-        (16, "a gated service steady on a broken revision after its bake time"),
+        (19, "a gated service steady on a broken revision after its bake time"),
         THIS,
         FIRING,
         replace(steady(34), deployment_strategy="BLUE_GREEN"),
@@ -403,7 +424,7 @@ CASES: list[Case] = [
         "seen healthy",
     ),
     (
-        (16, "the seed: :34 broken, :31 known-good"),
+        (19, "the seed: :34 broken, :31 known-good"),
         THIS,
         FIRING,
         steady(34),
@@ -413,7 +434,7 @@ CASES: list[Case] = [
         "seen healthy",
     ),
     (
-        (16, "an abandoned lock past its lease is taken over"),
+        (19, "an abandoned lock past its lease is taken over"),
         THIS,
         FIRING,
         steady(34),
@@ -423,7 +444,7 @@ CASES: list[Case] = [
         "took over abandoned rollback r1",
     ),
     (
-        (16, "the last rollback long ago"),
+        (19, "the last rollback long ago"),
         THIS,
         FIRING,
         steady(35),
@@ -433,7 +454,7 @@ CASES: list[Case] = [
         "seen healthy",
     ),
     (
-        (16, "a failed attempt holds no cooldown"),
+        (19, "a failed attempt holds no cooldown"),
         THIS,
         FIRING,
         steady(34),
@@ -443,7 +464,7 @@ CASES: list[Case] = [
         "seen healthy",
     ),
     (
-        (16, "an abandoned lock whose lease ends now is taken over"),
+        (19, "an abandoned lock whose lease ends now is taken over"),
         THIS,
         FIRING,
         steady(34),
@@ -453,7 +474,7 @@ CASES: list[Case] = [
         "took over abandoned rollback r1",
     ),
     (
-        (16, "the cooldown over to the second"),
+        (19, "the cooldown over to the second"),
         THIS,
         FIRING,
         steady(35),
@@ -463,10 +484,6 @@ CASES: list[Case] = [
         "seen healthy",
     ),
 ]
-
-
-def case_id(row: int, case: str) -> str:
-    return f"row {row}: {ROWS[row]}, {case}"
 
 
 @pytest.mark.parametrize(
@@ -501,19 +518,19 @@ def test_every_row_of_the_table_in_the_docs_has_a_case_named_after_it() -> None:
     assert len({case_id(*case[0]) for case in CASES}) == len(CASES)  # one id per case
 
 
-def test_row_16_targets_the_known_good_not_the_previous_revision() -> None:
+def test_row_19_targets_the_known_good_not_the_previous_revision() -> None:
     decision = decide_rollback(THIS, steady(34), with_kg(), NOW, SETTINGS, alarm_now=FIRING)
     assert (decision.current, decision.target, decision.claim) == (rev(34), rev(31), "free")
     assert decision.notify
 
 
-def test_row_7_no_known_good_never_names_a_target_and_notifies() -> None:
+def test_row_8_no_known_good_never_names_a_target_and_notifies() -> None:
     decision = decide_rollback(THIS, steady(34), ServiceState(), NOW, SETTINGS)
     assert decision.target is None
     assert decision.notify
 
 
-def test_rows_4_and_5_stale_and_paused_notify_and_never_act() -> None:
+def test_rows_5_and_6_stale_and_paused_notify_and_never_act() -> None:
     stale = decide_rollback(alarm(age_s=700), steady(34), with_kg(), NOW, SETTINGS)
     paused = decide_rollback(THIS, steady(34), with_kg(paused=PAUSE), NOW, SETTINGS)
     for decision in (stale, paused):
@@ -523,7 +540,7 @@ def test_rows_4_and_5_stale_and_paused_notify_and_never_act() -> None:
     assert paused.target == rev(31)  # what an operator would roll back to by hand
 
 
-def test_rows_8_16_and_2_resume_takeover_and_replay_target_the_locks_revision_and_say_how_they_hold_it() -> None:
+def test_rows_9_19_and_3_resume_takeover_and_replay_target_the_locks_revision_and_say_how_they_hold_it() -> None:
     resumed = decide_rollback(THIS, steady(34), with_kg(last_rollback=lock(10, "pending", owner=THIS)), NOW, SETTINGS)
     assert (resumed.claim, resumed.target) == ("resume", rev(31))
     taken = decide_rollback(THIS, steady(34), with_kg(last_rollback=lock(151, "pending")), NOW, SETTINGS)
@@ -532,14 +549,14 @@ def test_rows_8_16_and_2_resume_takeover_and_replay_target_the_locks_revision_an
     assert (replayed.claim, replayed.notify) == ("replay", False)  # answered once already; nobody told twice
 
 
-def test_row_10_holds_until_the_lease_ends_then_row_16_takes_over() -> None:
+def test_row_11_holds_until_the_lease_ends_then_row_19_takes_over() -> None:
     live = with_kg(last_rollback=lock(149, "pending"))
     assert decide_rollback(THIS, steady(34), live, NOW, SETTINGS).action == "in_progress"
     over = with_kg(last_rollback=lock(150, "pending"))
     assert decide_rollback(THIS, steady(34), over, NOW, SETTINGS).claim == "takeover"
 
 
-def test_row_14_cooldown_ends_exclusively_then_row_16_rolls_back() -> None:
+def test_row_16_cooldown_ends_exclusively_then_row_19_rolls_back() -> None:
     state = with_kg(last_rollback=lock(900))
     assert decide_rollback(THIS, steady(35), state, NOW, SETTINGS).action == "rolled_back"
     state = with_kg(last_rollback=lock(899))
