@@ -301,7 +301,7 @@ def test_the_lock_lease_is_the_rollback_timeout_plus_30_seconds() -> None:
 # ---- policies: sufficient (every call the code makes) and scoped ------------------------------------
 
 
-def test_no_wildcard_actions_and_scoped_sensitivestatements() -> None:
+def test_no_wildcard_actions_and_scoped_sensitive_statements() -> None:
     resolve = resolver()
     for function in FUNCTIONS:
         for statement in role_statements(function, resolve):
