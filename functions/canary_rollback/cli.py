@@ -241,7 +241,7 @@ def _pause(args: argparse.Namespace, out: TextIO) -> int:
     def pause(state: ServiceState) -> tuple[ServiceState, None]:
         return replace(state, paused=flag), None
 
-    update_with_retry(store, guarded, pause)
+    update_with_retry(store, guarded, pause, "pause")
     record = {"kind": "pause", "by": flag.by, "reason": flag.reason, "at": flag.at.isoformat(), "service": guarded.key}
     store.audit(guarded, record, flag.at)
     _emit(args, out, record, [f"automatic rollback of {guarded.key} paused by {flag.by}: {flag.reason}"])
@@ -258,7 +258,7 @@ def _resume(args: argparse.Namespace, out: TextIO) -> int:
     def resume(state: ServiceState) -> tuple[ServiceState, PauseFlag | None]:
         return replace(state, paused=None), state.paused
 
-    _, was = update_with_retry(store, guarded, resume)
+    _, was = update_with_retry(store, guarded, resume, "pause")
     record = {
         "kind": "resume",
         "by": operator,
@@ -291,7 +291,7 @@ def _mark_known_good(args: argparse.Namespace, out: TextIO) -> int:
     def mark(state: ServiceState) -> tuple[ServiceState, None]:
         return replace(state, known_good=known_good), None
 
-    update_with_retry(store, guarded, mark)
+    update_with_retry(store, guarded, mark, "mark_known_good")
     record = {"kind": "manual-known-good", "arn": arn, "reason": reason, "at": now.isoformat(), "service": guarded.key}
     store.audit(guarded, record, now)
     warnings = []

@@ -18,6 +18,7 @@ from canary_rollback.core.metrics import probe_run_metrics, service_metric
 from canary_rollback.core.models import GuardedService, ProbeResult, ServiceObservation, ServiceState
 from canary_rollback.core.notifications import recovery_notification
 from canary_rollback.core.observability import logger
+from canary_rollback.core.state_codec import Writer
 from canary_rollback.http.prober import run_probes
 from canary_rollback.probe.snapshots import agreed_digests
 from canary_rollback.probe.tracking import (
@@ -148,7 +149,8 @@ def execute_probe_run(
             outcome = track_watch_round(state, service, run_ok, now, before=before)
         return outcome.state, outcome
 
-    saved, outcome = update_with_retry(store, guarded, advance, loaded=state)
+    writer: Writer = "probe_run" if count_towards_known_good else "watch_round"
+    saved, outcome = update_with_retry(store, guarded, advance, writer, loaded=state)
     tracking = replace(outcome, state=saved)
     logger.info(
         "known-good tracking",

@@ -132,7 +132,7 @@ class RollbackResponder:
             else:
                 lock = self._new_lock(alarm, decision, state, now)
             try:
-                self._store.save(self._guarded, replace(state, last_rollback=lock), state.version)
+                self._store.save(self._guarded, state, replace(state, last_rollback=lock), "rollback")
             except StateConflict:
                 continue  # someone else changed the state first: decide again on fresh data
             if decision.claim == "takeover":
@@ -208,7 +208,7 @@ class RollbackResponder:
                 known_good = self._copy_as_known_good(lock.to_arn, known_good, plan)
             return replace(state, last_rollback=done, known_good=known_good), None
 
-        update_with_retry(self._store, self._guarded, finish)
+        update_with_retry(self._store, self._guarded, finish, "rollback")
 
     def _copy_as_known_good(self, copy_arn: str, known_good: KnownGood, plan: TargetPlan | None) -> KnownGood:
         """The copy becomes the known-good with its own snapshot (its images are digests now), whichever attempt
@@ -236,7 +236,7 @@ class RollbackResponder:
                 return state, False
             return replace(state, last_rollback=change(held)), True
 
-        _, applied = update_with_retry(self._store, self._guarded, apply)
+        _, applied = update_with_retry(self._store, self._guarded, apply, "rollback")
         return bool(applied)
 
     # ---- reporting -----------------------------------------------------------------------------------

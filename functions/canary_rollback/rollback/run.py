@@ -24,11 +24,11 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from canary_rollback.aws.clients import error_code
-from canary_rollback.aws.state_store import TTL_ATTRIBUTE
 from canary_rollback.core.config import require_rollback_settings
 from canary_rollback.core.errors import StateStoreError
 from canary_rollback.core.models import AlarmSignal
 from canary_rollback.core.observability import logger
+from canary_rollback.core.state_codec import TTL_ATTRIBUTE
 from canary_rollback.rollback.alarm_events import parse_alarm_event
 from canary_rollback.rollback.responder import RollbackResponder
 from canary_rollback.runtime import Runtime
