@@ -25,6 +25,7 @@ from canary_rollback.probe.tracking import (
     SnapshotCapture,
     TrackingOutcome,
     recovery_pending,
+    round_needs_recording,
     track_run,
     track_watch_round,
 )
@@ -92,7 +93,8 @@ def execute_probe_run(
     at: datetime | None = None,
 ) -> ProbeRunReport:
     """`count_towards_known_good=False, at=...` is a deployment-watch round: metrics stamped with the round's
-    own time, recovery recorded, the known-good streak never extended (README, "Deployment watch")."""
+    own time, recovery recorded, the known-good streak never extended and reset when the round failed on the
+    candidate (docs/design.md, "Probe run")."""
     settings = runtime.settings
     store = runtime.store
     guarded = settings.guarded
@@ -101,12 +103,13 @@ def execute_probe_run(
     specs = runtime.probe_specs()
     before: ServiceObservation | None = None
     before_error: EcsError | None = None
-    # A watch round records only a pending recovery: without one it needs no ECS call and no state write.
+    # A watch round records only a pending recovery, or a failure that resets the candidate's streak: a passing
+    # round without a pending recovery needs no ECS call and no state write.
     state = store.load(guarded) if store is not None and guarded is not None and not count_towards_known_good else None
-    records = tracking_on and (
+    judges_recovery = tracking_on and (
         count_towards_known_good or (state is not None and recovery_pending(state.last_rollback))
     )
-    if records and guarded is not None:
+    if judges_recovery and guarded is not None:
         try:
             before = runtime.ecs.describe(guarded)
         except EcsError as exc:  # still probe and publish: an ECS outage must not hide what the probes see
@@ -126,6 +129,7 @@ def execute_probe_run(
         raise before_error
 
     run_ok = all(result.ok for result in results)
+    records = judges_recovery or (state is not None and round_needs_recording(state, run_ok))
     if not records:
         return ProbeRunReport(results, None, None, settings.known_good_after)  # nothing a round may record
     service = runtime.ecs.describe(guarded)
