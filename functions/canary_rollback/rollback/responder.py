@@ -23,7 +23,7 @@ from canary_rollback.aws.state_store import update_with_retry
 from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
-from canary_rollback.core.notifications import decision_notification
+from canary_rollback.core.notifications import decision_notification, revision_label
 from canary_rollback.core.observability import best_effort, logger
 from canary_rollback.core.rollback_record import RollbackRecord, take_lock
 from canary_rollback.rollback.decision import RollbackSettings, decide_rollback
@@ -88,16 +88,48 @@ class RollbackResponder:
     # ---- deciding ------------------------------------------------------------------------------------
     def _decide(
         self, alarm: AlarmSignal, now: datetime, alarm_now: AlarmNow | None
-    ) -> tuple[ServiceState, str, Decision, TargetPlan | None]:
+    ) -> tuple[ServiceState, str, Decision, TargetPlan | None, RollbackRecord | None]:
+        """(state, current, decision, restore plan, reused): `reused` is an earlier attempt's lock of this same
+        rollback, whose registered copy is deployed again instead of registering another."""
         ecs = self._rt.ecs
         # State first, then the service: a `done` rollback read here is always visible in the service.
         state = self._store.load(self._guarded)
         service = ecs.describe(self._guarded)
+        current = service.task_definition_arn
         decision = decide_rollback(alarm, service, state, now, self._settings, alarm_now=alarm_now)
-        plan = self._plan(decision, state, service.task_definition_arn)
+        reused = self._copy_to_reuse(alarm, decision, state)
+        if reused is not None:
+            reason = f"{decision.reason}; deploying {revision_label(reused.to_arn)}, the copy this rollback registered"
+            return state, current, replace(decision, target=reused.to_arn, reason=reason), None, reused
+        held, known_good = state.last_rollback, state.known_good
+        if decision.claim == "resume" and held is not None and held.copied_from is not None and known_good is not None:
+            decision = replace(decision, target=known_good.arn)  # its copy cannot be reused: plan afresh
+        plan = self._plan(decision, state, current)
         if plan is not None:
             decision = replace(decision, reason=f"{decision.reason}; {plan.reason()}", needs_copy=plan.register)
-        return state, service.task_definition_arn, decision, plan
+        return state, current, decision, plan, None
+
+    def _copy_to_reuse(self, alarm: AlarmSignal, decision: Decision, state: ServiceState) -> RollbackRecord | None:
+        """One copy per rollback, and only while ECS will deploy it (docs/design.md, "What a rollback restores").
+
+        A copy is reused only by the rollback that registered it: its own retry (the same alarm state change after
+        a refused RegisterTaskDefinition or UpdateService), its resume, or the takeover of its abandoned lock. A
+        later rollback plans afresh from the known-good's snapshot, and so does this one once its copy is no
+        longer ACTIVE (ECS refuses to deploy an INACTIVE revision)."""
+        held, known_good = state.last_rollback, state.known_good
+        if decision.action != "rolled_back" or decision.claim == "replay" or held is None or known_good is None:
+            return None
+        if held.status == "done" or held.copied_from is None or held.copied_from != known_good.arn:
+            return None
+        if not (decision.claim in ("resume", "takeover") or held.state_change == alarm.state_change):
+            return None  # a later rollback: afresh
+        if not self._rt.ecs.is_deployable(held.to_arn):
+            logger.warning(
+                "the copy this rollback registered is no longer ACTIVE; registering a fresh one",
+                extra={"copy": held.to_arn, "rollback_id": held.rollback_id},
+            )
+            return None
+        return held
 
     def _plan(self, decision: Decision, state: ServiceState, current: str) -> TargetPlan | None:
         """What is restored (restore.py): the known-good as it is, or a copy from its snapshot with its images
@@ -119,7 +151,7 @@ class RollbackResponder:
         """(decision, whether ECS was asked to act). Loops only when another responder wrote the state first."""
         alarm_now = self._rt.alarms.now(alarm.alarm_name)
         for _ in range(LOCK_ATTEMPTS):
-            state, current, decision, plan = self._decide(alarm, now, alarm_now)
+            state, current, decision, plan, reused = self._decide(alarm, now, alarm_now)
             if decision.action != "rolled_back":
                 return decision, False
             if decision.claim == "replay":
@@ -129,8 +161,13 @@ class RollbackResponder:
                 # Resuming is holding the lock again: renew its lease with the same conditional write a takeover
                 # uses, so a resumed attempt and a takeover can never both go on to UpdateService.
                 lock = held.renewed(now, timedelta(seconds=self._settings.lock_lease_seconds))
+                if reused is None and lock.copied_from is not None and decision.target is not None:
+                    lock = replace(lock, to_arn=decision.target, copied_from=None)  # its copy cannot be reused
             else:
                 lock = self._new_lock(alarm, decision, state, now)
+                if reused is not None:
+                    # Keep where the copy came from, so it becomes the known-good when the rollback is done.
+                    lock = replace(lock, to_arn=reused.to_arn, copied_from=reused.copied_from)
             try:
                 self._store.save(self._guarded, state, replace(state, last_rollback=lock), "rollback")
             except StateConflict:
@@ -147,7 +184,7 @@ class RollbackResponder:
         # Taking over a lock whose UpdateService already went through keeps that rollback's origin.
         reached = decision.claim == "takeover" and abandoned is not None and decision.current == abandoned.to_arn
         from_arn = abandoned.from_arn if reached and abandoned is not None else decision.current
-        lock = take_lock(
+        return take_lock(
             rollback_id=uuid.uuid4().hex[:12],
             now=now,
             alarm=alarm.alarm_name,
@@ -157,16 +194,6 @@ class RollbackResponder:
             lease=timedelta(seconds=self._settings.lock_lease_seconds),
             replacing=abandoned,
         )
-        if (
-            abandoned is not None
-            and abandoned.status != "done"
-            and abandoned.copied_from is not None
-            and decision.target in (abandoned.copied_from, abandoned.to_arn)
-        ):
-            # One copy per rollback: an earlier attempt at this same known-good registered it; deploy it again
-            # (and keep where it came from, so the copy becomes the known-good when it is done).
-            lock = replace(lock, to_arn=abandoned.to_arn, copied_from=abandoned.copied_from)
-        return lock
 
     # ---- acting --------------------------------------------------------------------------------------
     def _carry_out(self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None) -> Decision:
