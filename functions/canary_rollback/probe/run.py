@@ -121,7 +121,9 @@ def execute_probe_run(
             "probe result",
             extra={"probe": result.as_dict(), "detail": result.detail},
         )
-    runtime.metrics_sink.publish(probe_run_metrics(results, settings.service_name, now))
+    runtime.metrics_sink.publish(
+        probe_run_metrics(results, settings.service_name, now, watch_round=not count_towards_known_good)
+    )
 
     if guarded is None or store is None:
         return ProbeRunReport(results, None, None, settings.known_good_after)
