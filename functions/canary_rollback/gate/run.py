@@ -1,13 +1,14 @@
 """One lifecycle hook invocation: plan (pure), probe, decide (pure), then publish, audit, log and notify.
 
-The answer is what ECS acts on, so nothing after the decision may change it or make the invocation fail: a
-Lambda error is read by ECS as a failed hook, and would roll back a healthy deployment, or fail a hook ECS
-invokes while it rolls back. Metrics, audit and notification are therefore best effort (logged on failure).
+The answer is what ECS acts on, so nothing after the decision may change it, delay it past the timeout or make
+the invocation fail: a Lambda error or timeout is read by ECS as a failed hook, and would roll back a healthy
+deployment, or fail a hook ECS invokes while it rolls back. Metrics, audit and notification are therefore best
+effort (logged on failure) and waited for only until the invocation's deadline (docs/design.md, "Answers on
+time").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +18,8 @@ from canary_rollback.core.errors import CanaryRollbackError
 from canary_rollback.core.metrics import hook_metrics
 from canary_rollback.core.models import GuardedService, ProbeResult
 from canary_rollback.core.notifications import hook_failure_notification
-from canary_rollback.core.observability import best_effort, logger
+from canary_rollback.core.observability import logger
+from canary_rollback.core.reporting import Step, report_within
 from canary_rollback.gate.stages import (
     HookAnswer,
     HookEvent,
@@ -38,8 +40,11 @@ class HookOutcome:
     results: tuple[ProbeResult, ...] = ()
 
 
-def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None) -> HookOutcome:
-    """`deadline` (monotonic): probes unanswered then are timeouts, so ECS gets an answer, never a Lambda timeout."""
+def execute_hook(
+    runtime: Runtime, raw_event: Any, deadline: float | None = None, report_by: float | None = None
+) -> HookOutcome:
+    """`deadline` (monotonic): probes unanswered then are timeouts, so ECS gets an answer, never a Lambda timeout.
+    `report_by` (monotonic): the reporting after the answer is not waited for past it (None: inline)."""
     settings = runtime.settings
     guarded = require_hook_settings(settings)
     hook_settings = HookSettings(guarded, settings.hook_passes_required, settings.hook_interval_seconds)
@@ -49,7 +54,7 @@ def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None
         # Nothing here can be checked; a gate that cannot check must not pass.
         answer = HookAnswer("FAILED", {"reason": "malformed_event", "note": str(exc)})
         outcome = HookOutcome(answer, None)
-        _record(runtime, guarded, outcome, runtime.clock())
+        _report(report_by, _record(runtime, guarded, outcome, runtime.clock()))
         return outcome
 
     try:
@@ -59,7 +64,7 @@ def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None
         # and the answer (not a Lambda error) says why.
         answer = HookAnswer("FAILED", {"stage": event.stage, "reason": "error", "note": f"probes unavailable: {exc}"})
         outcome = HookOutcome(answer, event)
-        _record(runtime, guarded, outcome, runtime.clock())
+        _report(report_by, _record(runtime, guarded, outcome, runtime.clock()))
         return outcome
     results: tuple[ProbeResult, ...] = ()
     if plan.answer is not None:
@@ -70,22 +75,21 @@ def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None
         answer = decide_hook(event, results, plan.probes, hook_settings)
     now = runtime.clock()
     outcome = HookOutcome(answer, event, results)
+    steps: list[Step] = []
     if results:
         for result, spec in zip(results, plan.probes, strict=True):
             logger.info(
                 "hook probe result",
                 extra={"stage": event.stage, "url": spec.url, "probe": result.as_dict(), "detail": result.detail},
             )
-        _best_effort(
-            "publish hook metrics",
-            lambda: runtime.metrics_sink.publish(hook_metrics(results, settings.service_name, event.stage, now)),
-        )
-    _record(runtime, guarded, outcome, now)
+        metrics, sink = hook_metrics(results, settings.service_name, event.stage, now), runtime.metrics_sink
+        steps.append(("publish hook metrics", lambda: sink.publish(metrics)))
+    _report(report_by, [*steps, *_record(runtime, guarded, outcome, now)])
     return outcome
 
 
-def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now: datetime) -> None:
-    """Audit, log and (on FAILED) notify every answer."""
+def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now: datetime) -> list[Step]:
+    """Log every answer now; its audit record and (on FAILED) its notification are the steps returned."""
     answer, event = outcome.answer, outcome.event
     record: dict[str, Any] = {
         "kind": "hook",
@@ -100,15 +104,16 @@ def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now
         "at": now.isoformat(),
         "service": guarded.key,
     }
-    store = runtime.store
-    if store is not None:
-        _best_effort("audit the hook answer", lambda: store.audit(guarded, record, now))
     # `service` is the log's own field (powertools' service name); the guarded service goes under its own key.
     logged = {**{key: value for key, value in record.items() if key != "service"}, "guarded": guarded.key}
     if answer.unchecked:
         logger.warning("hook answer", extra=logged)
     else:
         logger.info("hook answer", extra=logged)
+    steps: list[Step] = []
+    store = runtime.store
+    if store is not None:
+        steps.append(("audit the hook answer", lambda: store.audit(guarded, record, now)))
     if answer.status == "FAILED":
         notification = hook_failure_notification(
             guarded,
@@ -117,8 +122,10 @@ def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now
             event.resource_arn if event else "",
             answer.details,
         )
-        _best_effort("notify the failed gate", lambda: runtime.notifier.publish(notification))
+        notifier = runtime.notifier  # its client built here, not in the reporting thread
+        steps.append(("notify the failed gate", lambda: notifier.publish(notification)))
+    return steps
 
 
-def _best_effort(what: str, action: Callable[[], object]) -> None:
-    best_effort(f"could not {what}; the hook answer stands", action)  # the answer stands whatever fails after it
+def _report(report_by: float | None, steps: list[Step]) -> None:
+    report_within(report_by, steps, best_effort=True, prefix="the hook answered but ")

@@ -24,7 +24,8 @@ from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConf
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
 from canary_rollback.core.notifications import decision_notification, revision_label
-from canary_rollback.core.observability import best_effort, logger
+from canary_rollback.core.observability import logger
+from canary_rollback.core.reporting import Step, report_within
 from canary_rollback.core.rollback_record import RollbackRecord, take_lock
 from canary_rollback.rollback.decision import RollbackSettings, decide_rollback
 from canary_rollback.rollback.restore import TargetPlan, plan_rollback_target
@@ -66,18 +67,20 @@ class RollbackResponder:
             lock_lease_seconds=settings.rollback_lock_lease_seconds,
         )
 
-    def respond(self, alarm: AlarmSignal | None) -> RollbackOutcome:
+    def respond(self, alarm: AlarmSignal | None, report_by: float | None = None) -> RollbackOutcome:
+        """`report_by` (monotonic): what follows the decision (the lock marked done, audit, metric, notification)
+        is not waited for past it, so the answer is returned before the invocation's timeout (None: inline)."""
         now = self._rt.clock()
         try:
             if alarm is None or alarm.state != "ALARM":
                 decision = decide_rollback(alarm, None, ServiceState(), now, self._settings)
-                acted = False
+                mark_done = None
             else:
-                decision, acted = self._decide_and_act(alarm, now)
+                decision, mark_done = self._decide_and_act(alarm, now)
             outcome = RollbackOutcome(decision, alarm, self._guarded)
-            self._report(outcome, now, best_effort=acted)
+            self._report(outcome, now, mark_done, report_by)
         except CanaryRollbackError as exc:
-            self._record_error(alarm, exc, now)
+            self._record_error(alarm, exc, now, report_by)
             raise
         return outcome
 
@@ -147,15 +150,16 @@ class RollbackResponder:
             known_good = replace(known_good, snapshot=self._rt.ecs.registrable_snapshot(known_good.arn))
         return plan_rollback_target(known_good, active, self._rt.settings.pin_image_digests)
 
-    def _decide_and_act(self, alarm: AlarmSignal, now: datetime) -> tuple[Decision, bool]:
-        """(decision, whether ECS was asked to act). Loops only when another responder wrote the state first."""
+    def _decide_and_act(self, alarm: AlarmSignal, now: datetime) -> tuple[Decision, Step | None]:
+        """(decision, the step that marks the lock done once ECS accepted UpdateService; None: ECS was not asked
+        to act). Loops only when another responder wrote the state first."""
         alarm_now = self._rt.alarms.now(alarm.alarm_name)
         for _ in range(LOCK_ATTEMPTS):
             state, current, decision, plan, reused = self._decide(alarm, now, alarm_now)
             if decision.action != "rolled_back":
-                return decision, False
+                return decision, None
             if decision.claim == "replay":
-                return decision, False  # answered before; nothing to do, nobody to tell twice
+                return decision, None  # answered before; nothing to do, nobody to tell twice
             held = state.last_rollback
             if decision.claim == "resume" and held is not None:
                 # Resuming is holding the lock again: renew its lease with the same conditional write a takeover
@@ -174,7 +178,7 @@ class RollbackResponder:
                 continue  # someone else changed the state first: decide again on fresh data
             if decision.claim == "takeover":
                 self._audit_takeover(held, lock, now)
-            return self._carry_out(decision, lock, current, plan), True
+            return self._carry_out(decision, lock, current, plan)
         raise StateConflict(f"state of {self._guarded.key} kept changing; no decision after {LOCK_ATTEMPTS} tries")
 
     def _new_lock(self, alarm: AlarmSignal, decision: Decision, state: ServiceState, now: datetime) -> RollbackRecord:
@@ -196,7 +200,9 @@ class RollbackResponder:
         )
 
     # ---- acting --------------------------------------------------------------------------------------
-    def _carry_out(self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None) -> Decision:
+    def _carry_out(
+        self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None
+    ) -> tuple[Decision, Step]:
         reason = decision.reason
         try:
             if plan is not None and plan.register and lock.copied_from is None:
@@ -208,9 +214,13 @@ class RollbackResponder:
         except EcsError:
             self._release(lock)
             raise
-        # ECS accepted: from here on nothing may fail the invocation (docs/design.md).
-        self._best_effort("mark the rollback done", lambda: self._mark_done(lock, plan))
-        return replace(decision, target=lock.to_arn, reason=reason)
+        # ECS accepted: from here on nothing may fail the invocation (docs/design.md); marking the lock done is
+        # the first step of the reporting.
+        accepted = lock
+        return replace(decision, target=lock.to_arn, reason=reason), (
+            "mark the rollback done",
+            lambda: self._mark_done(accepted, plan),
+        )
 
     def _register_copy(self, plan: TargetPlan, lock: RollbackRecord) -> RollbackRecord:
         """Register the copy and record it in the lock before UpdateService, so a resumed attempt reuses it."""
@@ -267,9 +277,11 @@ class RollbackResponder:
         return bool(applied)
 
     # ---- reporting -----------------------------------------------------------------------------------
-    def _report(self, outcome: RollbackOutcome, now: datetime, *, best_effort: bool) -> None:
-        """Audit, metric, notification. Before any action they must succeed (a retry decides again); after
-        ECS accepted an UpdateService they are best effort, so a broken topic cannot undo a rollback's answer."""
+    def _report(self, outcome: RollbackOutcome, now: datetime, mark_done: Step | None, report_by: float | None) -> None:
+        """Audit, metric, notification, waited for no later than `report_by`. Before any action they must succeed
+        (a retry decides again; unfinished by then raises, before the timeout would); after ECS accepted an
+        UpdateService (`mark_done` given) they are best effort, so a broken or hanging topic or table can neither
+        undo nor delay a rollback's answer."""
         decision, alarm = outcome.decision, outcome.alarm
         record = {
             "kind": "decision",
@@ -280,25 +292,19 @@ class RollbackResponder:
             "at": now.isoformat(),
         }
         logger.info("rollback decision", extra={"decision": record})
-        steps: list[tuple[str, Callable[[], object]]] = [
-            ("write the audit record", lambda: self._store.audit(self._guarded, record, now))
-        ]
+        steps: list[Step] = [mark_done] if mark_done is not None else []
+        steps.append(("write the audit record", lambda: self._store.audit(self._guarded, record, now)))
         if decision.action in ("rolled_back", "no_known_good") and decision.claim != "replay":
             value = 1 if decision.action == "rolled_back" else 0
             metric = service_metric("Rollbacks", "Count", value, self._rt.settings.service_name, now)
-            steps.append(("publish the Rollbacks metric", lambda: self._rt.metrics_sink.publish([metric])))
+            sink = self._rt.metrics_sink  # clients are built here, never in the reporting thread
+            steps.append(("publish the Rollbacks metric", lambda: sink.publish([metric])))
         if decision.notify:
-            message = decision_notification(self._guarded, alarm, decision)
-            steps.append(("send the notification", lambda: self._rt.notifier.publish(message)))
-        for what, step in steps:
-            if best_effort:
-                self._best_effort(what, step)
-            else:
-                step()
-
-    def _best_effort(self, what: str, step: Callable[[], object]) -> None:
-        # After UpdateService nothing may fail the invocation.
-        best_effort(f"rollback reached ECS but could not {what}", step, service=self._guarded.key)
+            message, notifier = decision_notification(self._guarded, alarm, decision), self._rt.notifier
+            steps.append(("send the notification", lambda: notifier.publish(message)))
+        acted = mark_done is not None
+        prefix = "rollback reached ECS but " if acted else ""
+        report_within(report_by, steps, best_effort=acted, prefix=prefix, service=self._guarded.key)
 
     def _audit_takeover(self, abandoned: RollbackRecord | None, lock: RollbackRecord, now: datetime) -> None:
         record = {
@@ -315,7 +321,7 @@ class RollbackResponder:
         logger.warning("took over an abandoned rollback lock", extra={"takeover": record})
         self._store.audit(self._guarded, record, now)
 
-    def _record_error(self, alarm: AlarmSignal | None, exc: Exception, now: datetime) -> None:
+    def _record_error(self, alarm: AlarmSignal | None, exc: Exception, now: datetime, report_by: float | None) -> None:
         record = {
             "kind": "error",
             "alarm": alarm.alarm_name if alarm else None,
@@ -326,7 +332,6 @@ class RollbackResponder:
             "at": now.isoformat(),
         }
         logger.error("rollback failed", extra={"error_record": record})
-        try:
-            self._store.audit(self._guarded, record, now)
-        except CanaryRollbackError:
-            logger.exception("could not write the error to the audit trail")
+        # The error is raised after this whatever happens: the audit record is best effort, and bounded.
+        audit: Step = ("write the error to the audit trail", lambda: self._store.audit(self._guarded, record, now))
+        report_within(report_by, [audit], best_effort=True, service=self._guarded.key)

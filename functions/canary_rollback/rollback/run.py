@@ -28,12 +28,17 @@ from canary_rollback.core.config import require_rollback_settings
 from canary_rollback.core.errors import StateStoreError
 from canary_rollback.core.models import AlarmSignal
 from canary_rollback.core.observability import logger
+from canary_rollback.core.reporting import invocation_deadline
 from canary_rollback.core.state_codec import TTL_ATTRIBUTE
 from canary_rollback.rollback.alarm_events import parse_alarm_event
 from canary_rollback.rollback.responder import RollbackResponder
 from canary_rollback.runtime import Runtime
 
 DUPLICATE_WINDOW_SECONDS = 3600
+# Left of the invocation after the reporting: powertools writes the idempotency record of the answer (one
+# DynamoDB call: with the state table client's timeouts and retries, at most about 30 s when DynamoDB hangs).
+# Reporting still unfinished then is not waited for (docs/design.md, "Answers on time").
+REPORT_MARGIN_SECONDS = 30.0
 
 
 class RollbackApplication:
@@ -46,6 +51,7 @@ class RollbackApplication:
         self.responder = RollbackResponder(runtime, guarded)
         # This invocation's answer once the responder has given it (one invocation per container at a time).
         self._answered: dict[str, Any] | None = None
+        self._report_by: float | None = None  # this invocation's reporting deadline (monotonic)
         self._config = IdempotencyConfig(
             event_key_jmespath="[alarm_name, state, changed_at]",
             expires_after_seconds=DUPLICATE_WINDOW_SECONDS,
@@ -72,8 +78,10 @@ class RollbackApplication:
         return self.respond(alarm, context)
 
     def respond(self, alarm: AlarmSignal | None, context: LambdaContext | None) -> dict[str, Any]:
+        self._report_by = invocation_deadline(context, REPORT_MARGIN_SECONDS)
         if alarm is None or alarm.state != "ALARM":
-            return self.responder.respond(alarm).as_response()  # nothing to act on: nothing to deduplicate
+            # nothing to act on: nothing to deduplicate
+            return self.responder.respond(alarm, report_by=self._report_by).as_response()
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             self._config.register_lambda_context(context)
         self._answered = None
@@ -103,5 +111,5 @@ class RollbackApplication:
         return self._answered
 
     def _respond_once(self, alarm: dict[str, Any]) -> dict[str, Any]:
-        self._answered = self.responder.respond(AlarmSignal(**alarm)).as_response()
+        self._answered = self.responder.respond(AlarmSignal(**alarm), report_by=self._report_by).as_response()
         return self._answered
