@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
+from canary_rollback.core.audit import AuditRecord, audit_item
 from canary_rollback.core.errors import StateConflict, StateStoreError
 from canary_rollback.core.models import GuardedService, ServiceState, WatchLease
 from canary_rollback.core.state_codec import (
@@ -70,15 +71,13 @@ class StateStore:
         )
         return replace(after, version=before.version + 1)
 
-    def audit(self, guarded: GuardedService, record: dict[str, Any], now: datetime) -> str:
+    def audit(self, guarded: GuardedService, record: AuditRecord) -> str:
         # Decision time first; the wall clock's nanoseconds keep records of the same instant in write order.
-        audit_id = f"audit#{iso(now)}#{time.time_ns():020d}#{uuid.uuid4().hex[:6]}"
+        audit_id = f"audit#{iso(record.at)}#{time.time_ns():020d}#{uuid.uuid4().hex[:6]}"
         item = {
             **_key(guarded, audit_id),
-            "at": {"S": iso(now)},
-            "kind": {"S": str(record.get("kind", "decision"))},
-            "record": {"S": json.dumps(record, sort_keys=True, default=str)},
-            TTL_ATTRIBUTE: {"N": str(int((now + AUDIT_RETENTION).timestamp()))},
+            **audit_item(record),
+            TTL_ATTRIBUTE: {"N": str(int((record.at + AUDIT_RETENTION).timestamp()))},
         }
         self._call("PutItem", lambda: self._client.put_item(TableName=self._table, Item=item))
         return audit_id

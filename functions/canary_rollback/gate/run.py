@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from canary_rollback.core.audit import HookRecord, record_fields
 from canary_rollback.core.config import require_hook_settings
 from canary_rollback.core.errors import CanaryRollbackError
 from canary_rollback.core.metrics import hook_metrics
@@ -82,7 +83,7 @@ def execute_hook(
                 "hook probe result",
                 extra={"stage": event.stage, "url": spec.url, "probe": result.as_dict(), "detail": result.detail},
             )
-        metrics, sink = hook_metrics(results, settings.service_name, event.stage, now), runtime.metrics_sink
+        metrics, sink = hook_metrics(results, settings.powertools_service, event.stage, now), runtime.metrics_sink
         steps.append(("publish hook metrics", lambda: sink.publish(metrics)))
     _report(report_by, [*steps, *_record(runtime, guarded, outcome, now)])
     return outcome
@@ -91,29 +92,31 @@ def execute_hook(
 def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now: datetime) -> list[Step]:
     """Log every answer now; its audit record and (on FAILED) its notification are the steps returned."""
     answer, event = outcome.answer, outcome.event
-    record: dict[str, Any] = {
-        "kind": "hook",
-        "status": answer.status,
-        "details": answer.details,
-        "stage": event.stage if event else None,
-        "execution_id": event.execution_id if event else None,
-        "deployment": event.resource_arn if event else None,
-        "service_arn": event.service_arn if event else None,
-        "target_revision": event.target_revision_arn if event else None,
-        "probes": [result.as_dict() for result in outcome.results],
-        "at": now.isoformat(),
-        "service": guarded.key,
-    }
+    record = HookRecord(
+        at=now,
+        status=answer.status,
+        details=answer.details,
+        stage=event.stage if event else None,
+        execution_id=event.execution_id if event else None,
+        deployment=event.resource_arn if event else None,
+        service_arn=event.service_arn if event else None,
+        target_revision=event.target_revision_arn if event else None,
+        probes=tuple(result.as_dict() for result in outcome.results),
+        service=guarded.key,
+    )
+    steps: list[Step] = []
+    store = runtime.store
+    if store is not None:
+        steps.append(("audit the hook answer", lambda: store.audit(guarded, record)))
     # `service` is the log's own field (powertools' service name); the guarded service goes under its own key.
-    logged = {**{key: value for key, value in record.items() if key != "service"}, "guarded": guarded.key}
+    logged = {
+        **{key: value for key, value in record_fields(record).items() if key != "service"},
+        "guarded": guarded.key,
+    }
     if answer.unchecked:
         logger.warning("hook answer", extra=logged)
     else:
         logger.info("hook answer", extra=logged)
-    steps: list[Step] = []
-    store = runtime.store
-    if store is not None:
-        steps.append(("audit the hook answer", lambda: store.audit(guarded, record, now)))
     if answer.status == "FAILED":
         notification = hook_failure_notification(
             guarded,

@@ -9,6 +9,8 @@ What each AWS call may do to us, and the answer (docs/design.md, "Failure at eve
     state change's retry resumes it, any other takes it over once its lease is over.
   * anything after ECS accepted UpdateService (lock bookkeeping, audit, metric, SNS) fails -> logged, never
     raised: the answer stays `rolled_back`, and a redelivery answers the same without a second UpdateService.
+  * any of that hangs -> it is not waited for past the invocation's deadline less a margin (docs/design.md,
+    "Answers on time").
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.core.arns import revision_label
+from canary_rollback.core.audit import DecisionRecord, ErrorRecord, TakeoverRecord, record_fields
 from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
-from canary_rollback.core.notifications import decision_notification, revision_label
+from canary_rollback.core.notifications import decision_notification
 from canary_rollback.core.observability import logger
 from canary_rollback.core.reporting import Step, report_within
 from canary_rollback.core.rollback_record import RollbackRecord, take_lock
@@ -86,7 +90,8 @@ class RollbackResponder:
 
     def preview(self, alarm: AlarmSignal, now: datetime) -> Decision:
         """What the alarm would decide now: gathers the same inputs, acts on nothing, records nothing."""
-        return self._decide(alarm, now, None)[2]
+        _, _, decision, plan, _ = self._decide(alarm, now, None)
+        return _explained(decision, plan)
 
     # ---- deciding ------------------------------------------------------------------------------------
     def _decide(
@@ -107,10 +112,7 @@ class RollbackResponder:
         held, known_good = state.last_rollback, state.known_good
         if decision.claim == "resume" and held is not None and held.copied_from is not None and known_good is not None:
             decision = replace(decision, target=known_good.arn)  # its copy cannot be reused: plan afresh
-        plan = self._plan(decision, state, current)
-        if plan is not None:
-            decision = replace(decision, reason=f"{decision.reason}; {plan.reason()}", needs_copy=plan.register)
-        return state, current, decision, plan, None
+        return state, current, decision, self._plan(decision, state, current), None
 
     def _copy_to_reuse(self, alarm: AlarmSignal, decision: Decision, state: ServiceState) -> RollbackRecord | None:
         """One copy per rollback, and only while ECS will deploy it (docs/design.md, "What a rollback restores").
@@ -157,7 +159,7 @@ class RollbackResponder:
         for _ in range(LOCK_ATTEMPTS):
             state, current, decision, plan, reused = self._decide(alarm, now, alarm_now)
             if decision.action != "rolled_back":
-                return decision, None
+                return _explained(decision, plan), None
             if decision.claim == "replay":
                 return decision, None  # answered before; nothing to do, nobody to tell twice
             held = state.last_rollback
@@ -203,24 +205,19 @@ class RollbackResponder:
     def _carry_out(
         self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None
     ) -> tuple[Decision, Step]:
-        reason = decision.reason
         try:
             if plan is not None and plan.register and lock.copied_from is None:
                 lock = self._register_copy(plan, lock)
-            if plan is not None and plan.register:
-                reason = reason.replace(plan.reason(), plan.reason(lock.to_arn))
             if current != lock.to_arn:  # a resumed attempt may find its UpdateService already went through
                 self._rt.ecs.update_service(self._guarded, lock.to_arn)
         except EcsError:
             self._release(lock)
             raise
         # ECS accepted: from here on nothing may fail the invocation (docs/design.md); marking the lock done is
-        # the first step of the reporting.
+        # the first step of the reporting. The lock's target is the copy once one is registered: the reason names it.
         accepted = lock
-        return replace(decision, target=lock.to_arn, reason=reason), (
-            "mark the rollback done",
-            lambda: self._mark_done(accepted, plan),
-        )
+        mark_done: Step = ("mark the rollback done", lambda: self._mark_done(accepted, plan))
+        return replace(_explained(decision, plan, lock.to_arn), target=lock.to_arn), mark_done
 
     def _register_copy(self, plan: TargetPlan, lock: RollbackRecord) -> RollbackRecord:
         """Register the copy and record it in the lock before UpdateService, so a resumed attempt reuses it."""
@@ -283,20 +280,25 @@ class RollbackResponder:
         UpdateService (`mark_done` given) they are best effort, so a broken or hanging topic or table can neither
         undo nor delay a rollback's answer."""
         decision, alarm = outcome.decision, outcome.alarm
-        record = {
-            "kind": "decision",
-            **outcome.as_response(),
-            "alarm_state": alarm.state if alarm else None,
-            "delivery": alarm.delivery if alarm else None,
-            "dry_run": self._settings.dry_run,
-            "at": now.isoformat(),
-        }
-        logger.info("rollback decision", extra={"decision": record})
+        record = DecisionRecord(
+            at=now,
+            action=decision.action,
+            reason=decision.reason,
+            alarm=alarm.alarm_name if alarm else None,
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+            current=decision.current,
+            target=decision.target,
+            alarm_state=alarm.state if alarm else None,
+            delivery=alarm.delivery if alarm else None,
+            dry_run=self._settings.dry_run,
+        )
+        logger.info("rollback decision", extra={"decision": record_fields(record)})
         steps: list[Step] = [mark_done] if mark_done is not None else []
-        steps.append(("write the audit record", lambda: self._store.audit(self._guarded, record, now)))
+        steps.append(("write the audit record", lambda: self._store.audit(self._guarded, record)))
         if decision.action in ("rolled_back", "no_known_good") and decision.claim != "replay":
             value = 1 if decision.action == "rolled_back" else 0
-            metric = service_metric("Rollbacks", "Count", value, self._rt.settings.service_name, now)
+            metric = service_metric("Rollbacks", "Count", value, self._rt.settings.powertools_service, now)
             sink = self._rt.metrics_sink  # clients are built here, never in the reporting thread
             steps.append(("publish the Rollbacks metric", lambda: sink.publish([metric])))
         if decision.notify:
@@ -307,31 +309,37 @@ class RollbackResponder:
         report_within(report_by, steps, best_effort=acted, prefix=prefix, service=self._guarded.key)
 
     def _audit_takeover(self, abandoned: RollbackRecord | None, lock: RollbackRecord, now: datetime) -> None:
-        record = {
-            "kind": "takeover",
-            "rollback_id": lock.rollback_id,
-            "abandoned": abandoned.rollback_id if abandoned else None,
-            "abandoned_alarm": abandoned.alarm if abandoned else None,
-            "abandoned_at": abandoned.at.isoformat() if abandoned else None,
-            "lease_ended": abandoned.lease_end.isoformat() if abandoned else None,
-            "cluster": self._guarded.cluster,
-            "service": self._guarded.service,
-            "at": now.isoformat(),
-        }
-        logger.warning("took over an abandoned rollback lock", extra={"takeover": record})
-        self._store.audit(self._guarded, record, now)
+        record = TakeoverRecord(
+            at=now,
+            rollback_id=lock.rollback_id,
+            abandoned=abandoned.rollback_id if abandoned else None,
+            abandoned_alarm=abandoned.alarm if abandoned else None,
+            abandoned_at=abandoned.at if abandoned else None,
+            lease_ended=abandoned.lease_end if abandoned else None,
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.warning("took over an abandoned rollback lock", extra={"takeover": record_fields(record)})
+        self._store.audit(self._guarded, record)
 
     def _record_error(self, alarm: AlarmSignal | None, exc: Exception, now: datetime, report_by: float | None) -> None:
-        record = {
-            "kind": "error",
-            "alarm": alarm.alarm_name if alarm else None,
-            "error": type(exc).__name__,
-            "message": str(exc),
-            "cluster": self._guarded.cluster,
-            "service": self._guarded.service,
-            "at": now.isoformat(),
-        }
-        logger.error("rollback failed", extra={"error_record": record})
+        record = ErrorRecord(
+            at=now,
+            alarm=alarm.alarm_name if alarm else None,
+            error=type(exc).__name__,
+            message=str(exc),
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.error("rollback failed", extra={"error_record": record_fields(record)})
         # The error is raised after this whatever happens: the audit record is best effort, and bounded.
-        audit: Step = ("write the error to the audit trail", lambda: self._store.audit(self._guarded, record, now))
+        audit: Step = ("write the error to the audit trail", lambda: self._store.audit(self._guarded, record))
         report_within(report_by, [audit], best_effort=True, service=self._guarded.key)
+
+
+def _explained(decision: Decision, plan: TargetPlan | None, deployed: str | None = None) -> Decision:
+    """The decision with what is restored and why (restore.py), and the copy's ARN once it is registered."""
+    if plan is None:
+        return decision
+    reason = f"{decision.reason}; {plan.reason(deployed if plan.register else None)}"
+    return replace(decision, reason=reason, needs_copy=plan.register)
