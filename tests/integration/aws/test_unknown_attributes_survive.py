@@ -17,8 +17,8 @@ from canary_rollback.handlers import hook as hook_handler
 from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.runtime import build_runtime
-from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE
+from demo.world.lambda_context import FakeLambdaContext
 from tests.conftest import load_event
 from tests.integration.conftest import alarm_event, break_with_34, make_known_good
 
@@ -57,7 +57,7 @@ def scheduled_run(world: Any) -> None:
 def failing_watch_round(world: Any) -> None:
     # The candidate (:31, streak 3) fails a round: its streak is reset by the round's own write
     runtime = build_runtime({**world.stack.function_env, "WATCH_SECONDS": "10"}, clock=world.clock)
-    runtime.monotonic, runtime.sleep = world.sim_monotonic, world.sim_sleep
+    runtime.monotonic, runtime.sleep = world.timer.monotonic, world.timer.sleep
     probe_handler.runtime.set(runtime)
     world.alb.routes.mlflow_routed = False
     watch = probe_handler.handler(load_event("ecs-deployment-in-progress"), FakeLambdaContext("ProbeFunction", 420))

@@ -10,7 +10,7 @@ import pytest
 
 from canary_rollback.handlers import hook as hook_handler
 from canary_rollback.runtime import build_runtime
-from demo.lambda_context import FakeLambdaContext
+from demo.world.lambda_context import FakeLambdaContext
 from tests.conftest import load_event
 from tests.support.hanging import hanging_endpoint
 

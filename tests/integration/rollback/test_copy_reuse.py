@@ -13,9 +13,9 @@ from canary_rollback.aws.state_store import StateStore
 from canary_rollback.core.errors import EcsError
 from canary_rollback.core.models import GuardedService
 from canary_rollback.handlers import rollback as rollback_handler
-from demo.ecs_simulator import ImageRegistry, fake_digest
-from demo.lambda_context import FakeLambdaContext
-from demo.world import CLUSTER, FAMILY, SERVICE, IncidentWorld
+from demo.world import CLUSTER, FAMILY, SERVICE, World
+from demo.world.ecs_simulator import ImageRegistry, fake_digest
+from demo.world.lambda_context import FakeLambdaContext
 from tests.integration.conftest import alarm_event, break_with_34, make_known_good
 
 GUARDED = GuardedService(CLUSTER, SERVICE)
@@ -24,15 +24,15 @@ BAD = fake_digest("api built from main with the routing change")
 
 
 @pytest.fixture
-def world(aws: Any, handlers_reset: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[IncidentWorld]:
+def world(aws: Any, handlers_reset: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """Every revision names `hokusai/api:main`; tasks report digests; :31 seen healthy on GOOD, then the tag moved
     to BAD and :34 went live with it."""
-    from demo.services import LoopbackAlb
+    from demo.world.services import LoopbackAlb
 
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # a refused UpdateService fails the attempt sooner
     registry = ImageRegistry({"hokusai/api:main": GOOD})
     with LoopbackAlb() as alb:
-        created = IncidentWorld.create(alb, image_for=lambda _: "hokusai/api:main")
+        created = World.create(alb, image_for=lambda _: "hokusai/api:main")
         created.simulator.with_tasks(registry)
         created.broken_digests.add(BAD)
         make_known_good(created)
@@ -47,7 +47,7 @@ def invoke(event: Any) -> dict[str, Any]:
     return response
 
 
-def a_first_attempt_registers_a_copy_then_update_service_fails(world: IncidentWorld) -> str:
+def a_first_attempt_registers_a_copy_then_update_service_fails(world: World) -> str:
     world.simulator.throttle_updates(lambda: True)
     with pytest.raises(EcsError, match="ThrottlingException"):
         invoke(alarm_event(world))
@@ -63,7 +63,7 @@ def task_definition(arn: str) -> dict[str, Any]:
     return described
 
 
-def test_a_later_rollback_replaces_a_deregistered_failed_copy_with_a_fresh_active_copy(world: IncidentWorld) -> None:
+def test_a_later_rollback_replaces_a_deregistered_failed_copy_with_a_fresh_active_copy(world: World) -> None:
     # Given a failed rollback whose pinned copy was then deregistered (a clean-up job)
     failed_copy = a_first_attempt_registers_a_copy_then_update_service_fails(world)
     boto3.client("ecs").deregister_task_definition(taskDefinition=failed_copy)
@@ -86,7 +86,7 @@ def test_a_later_rollback_replaces_a_deregistered_failed_copy_with_a_fresh_activ
     assert world.current_revision() == fresh
 
 
-def test_a_later_rollback_plans_afresh_even_while_the_failed_copy_is_active(world: IncidentWorld) -> None:
+def test_a_later_rollback_plans_afresh_even_while_the_failed_copy_is_active(world: World) -> None:
     failed_copy = a_first_attempt_registers_a_copy_then_update_service_fails(world)
     world.minute()
     response = invoke(alarm_event(world))
@@ -95,7 +95,7 @@ def test_a_later_rollback_plans_afresh_even_while_the_failed_copy_is_active(worl
     assert task_definition(response["target"])["containerDefinitions"][0]["image"] == f"hokusai/api@{GOOD}"
 
 
-def test_its_own_retry_reuses_the_copy_only_while_it_is_active(world: IncidentWorld) -> None:
+def test_its_own_retry_reuses_the_copy_only_while_it_is_active(world: World) -> None:
     # Given the first attempt's copy, deregistered before the same state change is retried
     failed_copy = a_first_attempt_registers_a_copy_then_update_service_fails(world)
     boto3.client("ecs").deregister_task_definition(taskDefinition=failed_copy)

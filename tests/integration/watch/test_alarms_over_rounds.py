@@ -10,8 +10,8 @@ import boto3
 
 from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.runtime import build_runtime
-from demo.alarm_evaluator import evaluate_alarm
-from demo.lambda_context import FakeLambdaContext
+from demo.world.alarm_evaluator import evaluate_alarm
+from demo.world.lambda_context import FakeLambdaContext
 from tests.conftest import load_event
 
 
@@ -38,12 +38,12 @@ def alarm_states_during_a_watch(world: Any, failing_rounds: set[int]) -> dict[st
         world.alb.routes.mlflow_routed = round_index not in failing_rounds  # the blip, for this round only
 
     runtime = build_runtime({**world.stack.function_env, "WATCH_SECONDS": "120"}, clock=world.clock)
-    runtime.monotonic, runtime.sleep = world.sim_monotonic, world.sim_sleep
+    runtime.monotonic, runtime.sleep = world.timer.monotonic, world.timer.sleep
     probe_handler.runtime.set(runtime)
-    world.on_tick = tick
+    world.timer.on_tick = tick
     world.alb.routes.mlflow_routed = 0 not in failing_rounds
     watch = probe_handler.handler(load_event("ecs-deployment-in-progress"), FakeLambdaContext("ProbeFunction", 420))
-    world.on_tick = None
+    world.timer.on_tick = None
     assert (watch["action"], watch["failed_rounds"]) == ("watched", len(failing_rounds))
     for _ in range(3):  # the minutes after the watch: the one-minute alarm still looks back at it
         world.clock.set(world.clock().replace(second=0, microsecond=0) + timedelta(minutes=1))

@@ -10,8 +10,8 @@ from canary_rollback.aws.state_store import StateStore
 from canary_rollback.core.models import GuardedService
 from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.runtime import build_runtime
-from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE
+from demo.world.lambda_context import FakeLambdaContext
 from tests.conftest import load_event
 
 GUARDED = GuardedService(CLUSTER, SERVICE)
@@ -25,7 +25,7 @@ def test_pass_failed_round_pass_pass_is_not_promoted(world: Any) -> None:
 
     # When a deployment watch's rounds fail on :31 (a short watch on the simulated clock)
     runtime = build_runtime({**world.stack.function_env, "WATCH_SECONDS": "30"}, clock=world.clock)
-    runtime.monotonic, runtime.sleep = world.sim_monotonic, world.sim_sleep
+    runtime.monotonic, runtime.sleep = world.timer.monotonic, world.timer.sleep
     probe_handler.runtime.set(runtime)
     world.alb.routes.mlflow_routed = False
     watch = probe_handler.handler(load_event("ecs-deployment-in-progress"), FakeLambdaContext("ProbeFunction", 420))
