@@ -12,12 +12,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from canary_rollback.core.errors import ReportingError
 from canary_rollback.core.observability import logger
 
 Step = tuple[str, Callable[[], object]]  # (what it does, for the log; the call)
+T = TypeVar("T")
 
 
 def invocation_deadline(context: object, margin_seconds: float) -> float | None:
@@ -81,3 +82,28 @@ class _Progress:
                 # The answer stands; the log keeps the evidence.
                 logger.exception(f"{self._prefix}could not {what}; the answer stands", extra=self._context)
         self.current = "finish reporting"
+
+
+def result_within(deadline: float | None, what: str, call: Callable[[], T]) -> T:
+    """`call()`'s result, waited for no later than `deadline` (None: inline); ReportingError when it has not
+    answered by then (the call goes on in the background). For a read an answer can do without (the hook's
+    pause flag): the caller decides what no answer means."""
+    if deadline is None:
+        return call()
+    outcome: list[T] = []
+    failure: list[Exception] = []
+
+    def run() -> None:
+        try:
+            outcome.append(call())
+        except Exception as exc:  # handed to the caller below
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name=what, daemon=True)
+    worker.start()
+    worker.join(timeout=max(deadline - time.monotonic(), 0.0))
+    if failure:
+        raise failure[0]
+    if not outcome:
+        raise ReportingError(f"could not {what} before the deadline")
+    return outcome[0]

@@ -19,10 +19,12 @@ from typing import Any, Literal
 from canary_rollback.core.errors import StateStoreError
 from canary_rollback.core.models import (
     Candidate,
+    FailureSeen,
     KnownGood,
     PauseFlag,
     ServiceState,
     TaskDefinitionSnapshot,
+    ToldAnswer,
     WatchLease,
 )
 from canary_rollback.core.rollback_record import RollbackRecord
@@ -32,24 +34,29 @@ VERSION = "version"
 
 # Who writes the state item, and what each writer may change. A writer that changes anything else is a bug
 # (ValueError), so the table in docs/design.md and the code cannot drift apart.
-Writer = Literal["probe_run", "watch_round", "rollback", "pause", "mark_known_good"]
+Writer = Literal["probe_run", "watch_round", "follow", "rollback", "pause", "mark_known_good"]
+# What following a rollback's deployment records on its lock: the recovery verdict, or ECS reverting it.
+_FOLLOWS = frozenset(
+    {
+        "last_rollback.outcome",
+        "last_rollback.recovered_at",
+        "last_rollback.status",
+        "last_rollback.reverted_at",
+        "last_rollback.reverted_how",
+    }
+)
 OWNED: dict[Writer, frozenset[str]] = {
-    # the streak, a promotion (with its snapshot), the run's bookkeeping, and the recovery verdict of a rollback
+    # the streak, a promotion (with its snapshot), the run's bookkeeping, failure evidence, and following the
+    # last rollback's deployment (recovered, not recovered, reverted by ECS)
     "probe_run": frozenset(
-        {
-            "candidate",
-            "known_good",
-            "last_run_at",
-            "last_run_ok",
-            "last_run_id",
-            "last_rollback.outcome",
-            "last_rollback.recovered_at",
-        }
+        {"candidate", "known_good", "last_run_at", "last_run_ok", "last_run_id", "last_failure", *_FOLLOWS}
     ),
-    # a failed round resets the streak; a round records a rollback's recovery verdict
-    "watch_round": frozenset({"candidate", "last_rollback.outcome", "last_rollback.recovered_at"}),
-    # the lock, and the pinned copy that becomes the known-good when the rollback is done
-    "rollback": frozenset({"last_rollback", "known_good"}),
+    # a failed round resets the streak and is failure evidence; a round follows the rollback's deployment too
+    "watch_round": frozenset({"candidate", "last_failure", *_FOLLOWS}),
+    # an ECS deployment event of a gated service (no watch): ECS reverting the rollback's deployment
+    "follow": _FOLLOWS,
+    # the lock, the pinned copy that becomes the known-good when the rollback is done, the answers told
+    "rollback": frozenset({"last_rollback", "known_good", "told"}),
     "pause": frozenset({"paused"}),  # `canary-rollback pause` and `resume`
     "mark_known_good": frozenset({"known_good"}),
 }
@@ -59,6 +66,8 @@ _IDENTITY: dict[str, tuple[str, ...]] = {
     "candidate": ("arn",),
     "last_rollback": ("id",),
     "paused": ("at",),
+    "last_failure": ("arn",),
+    "told": (),  # one member per alarm: each alarm's entry is replaced whole, the others are left as they are
 }
 
 Path = tuple[str, ...]
@@ -87,6 +96,8 @@ def _attributes(state: ServiceState) -> dict[str, dict[str, Any] | None]:
         "last_run_ok": {"BOOL": state.last_run_ok} if state.last_run_ok is not None else None,
         "last_run_id": {"S": state.last_run_id} if state.last_run_id is not None else None,
         "paused": _pause_item(state.paused) if state.paused is not None else None,
+        "last_failure": _failure_item(state.last_failure) if state.last_failure is not None else None,
+        "told": {"M": {answer.alarm: {"M": _told_item(answer)} for answer in state.told}} if state.told else None,
     }
 
 
@@ -107,6 +118,20 @@ def _pause_item(p: PauseFlag) -> dict[str, Any]:
     return {"M": {"by": {"S": p.by}, "at": {"S": iso(p.at)}, "reason": {"S": p.reason}}}
 
 
+def _failure_item(f: FailureSeen) -> dict[str, Any]:
+    return {"M": {"arn": {"S": f.arn}, "at": {"S": iso(f.at)}}}
+
+
+def _told_item(answer: ToldAnswer) -> dict[str, Any]:
+    m: dict[str, Any] = {
+        "state_change": {"S": answer.state_change},
+        "action": {"S": answer.action},
+        "at": {"S": iso(answer.at)},
+    }
+    m.update({name: {"S": value} for name, value in (("current", answer.current), ("target", answer.target)) if value})
+    return m
+
+
 def _rollback_item(r: RollbackRecord) -> dict[str, Any]:
     m: dict[str, Any] = {
         "id": {"S": r.rollback_id},
@@ -123,8 +148,16 @@ def _rollback_item(r: RollbackRecord) -> dict[str, Any]:
         "lease_until": iso(r.lease_until) if r.lease_until else None,
         "takeover_of": r.takeover_of,
         "copied_from": r.copied_from,
+        "deployment_id": r.deployment_id,
+        "reverted_at": iso(r.reverted_at) if r.reverted_at else None,
+        "reverted_how": r.reverted_how,
+        # Written only when not the default, so an item stays readable by the version before it existed.
+        "holder": r.holder if r.holder != "delivery" else None,
+        "via": r.via if r.via != "update_service" else None,
     }
     m.update({name: {"S": value} for name, value in optional.items() if value is not None})
+    if r.attempt != 1:
+        m["attempt"] = {"N": str(r.attempt)}
     return m
 
 
@@ -150,10 +183,19 @@ class StateUpdate:
         names: dict[str, str] = {}
         values: dict[str, Any] = {":next": {"N": str(self.expected_version + 1)}}
 
+        placeholders: dict[str, str] = {}
+
+        def placeholder(name: str) -> str:
+            # Every name through a placeholder: `from`, `to`, `status` are DynamoDB reserved words, and a `told`
+            # member is an alarm's name (hyphens). A placeholder is `#name`, or `#_N` for a name that is not one.
+            if name not in placeholders:
+                plain = name.isascii() and name.isidentifier() and not name.startswith("_")
+                placeholders[name] = f"#{name}" if plain else f"#_{len(placeholders)}"
+                names[placeholders[name]] = name
+            return placeholders[name]
+
         def path(parts: Path) -> str:
-            # Every name through a placeholder: `from`, `to`, `status` are DynamoDB reserved words.
-            names.update({f"#{part}": part for part in parts})
-            return ".".join(f"#{part}" for part in parts)
+            return ".".join(placeholder(part) for part in parts)
 
         assignments = [f"{path((VERSION,))} = :next"]
         for index, (parts, value) in enumerate(self.sets):
@@ -255,6 +297,9 @@ class _Attributes:
         value = self._m.get(name)
         return bool(value["BOOL"]) if isinstance(value, dict) and "BOOL" in value else None
 
+    def names(self) -> list[str]:
+        return sorted(self._m)
+
     def child(self, name: str) -> _Attributes | None:
         value = self._m.get(name)
         if not isinstance(value, dict) or not isinstance(value.get("M"), dict):
@@ -287,8 +332,18 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
     if (r := top.child("last_rollback")) is not None:
         status = r.text("status")
         outcome = r.optional_text("outcome")
-        if status not in ("pending", "done", "failed") or outcome not in (None, "recovered", "not_recovered"):
-            raise StateStoreError(f"state item is malformed: last_rollback status {status!r}, outcome {outcome!r}")
+        holder = r.optional_text("holder") or "delivery"
+        via = r.optional_text("via") or "update_service"
+        if (
+            status not in ("pending", "done", "failed", "reverted")
+            or outcome not in (None, "recovered", "not_recovered")
+            or holder not in ("delivery", "tick")
+            or via not in ("update_service", "stop_deployment")
+        ):
+            raise StateStoreError(
+                f"state item is malformed: last_rollback status {status!r}, outcome {outcome!r}, holder {holder!r}, "
+                f"via {via!r}"
+            )
         last_rollback = RollbackRecord(
             rollback_id=r.text("id"),
             at=r.time("at"),
@@ -302,12 +357,37 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
             lease_until=r.optional_time("lease_until"),
             takeover_of=r.optional_text("takeover_of"),
             copied_from=r.optional_text("copied_from"),
+            holder=holder,  # type: ignore[arg-type]  # checked above
+            via=via,  # type: ignore[arg-type]  # checked above
+            attempt=r.number("attempt", 1),
+            deployment_id=r.optional_text("deployment_id"),
+            reverted_at=r.optional_time("reverted_at"),
+            reverted_how=r.optional_text("reverted_how"),
         )
     paused = None
     if (p := top.child("paused")) is not None:
         paused = PauseFlag(
             by=p.optional_text("by") or "unknown", at=p.time("at"), reason=p.optional_text("reason") or ""
         )
+    last_failure = None
+    if (f := top.child("last_failure")) is not None:
+        last_failure = FailureSeen(arn=f.text("arn"), at=f.time("at"))
+    told: list[ToldAnswer] = []
+    if (t := top.child("told")) is not None:
+        for alarm in t.names():
+            a = t.child(alarm)
+            if a is None:
+                continue
+            told.append(
+                ToldAnswer(
+                    alarm=alarm,
+                    state_change=a.text("state_change"),
+                    action=a.text("action"),
+                    current=a.optional_text("current"),
+                    target=a.optional_text("target"),
+                    at=a.time("at"),
+                )
+            )
     return ServiceState(
         known_good=known_good,
         candidate=candidate,
@@ -317,6 +397,8 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
         last_run_id=top.optional_text("last_run_id"),
         paused=paused,
         version=top.number(VERSION, 0),
+        last_failure=last_failure,
+        told=tuple(told),
     )
 
 

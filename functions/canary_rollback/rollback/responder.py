@@ -11,6 +11,8 @@ What each AWS call may do to us, and the answer (docs/design.md, "Failure at eve
     raised: the answer stays `rolled_back`, and a redelivery answers the same without a second UpdateService.
   * any of that hangs -> it is not waited for past the invocation's deadline less a margin (docs/design.md,
     "Answers on time").
+Tell once: a non-acting answer already notified for the same alarm state change is audited, not notified again
+(the reconcile tick re-makes decisions every minute while an alarm stays in ALARM).
 """
 
 from __future__ import annotations
@@ -23,10 +25,19 @@ from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
 from canary_rollback.core.arns import revision_label
-from canary_rollback.core.audit import DecisionRecord, ErrorRecord, TakeoverRecord, record_fields
+from canary_rollback.core.audit import AbandonedRecord, DecisionRecord, ErrorRecord, TakeoverRecord, record_fields
 from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
 from canary_rollback.core.metrics import service_metric
-from canary_rollback.core.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
+from canary_rollback.core.models import (
+    NON_ACTING,
+    AlarmNow,
+    AlarmSignal,
+    Decision,
+    GuardedService,
+    KnownGood,
+    ServiceState,
+    ToldAnswer,
+)
 from canary_rollback.core.notifications import decision_notification
 from canary_rollback.core.observability import logger
 from canary_rollback.core.reporting import Step, report_within
@@ -71,18 +82,22 @@ class RollbackResponder:
             lock_lease_seconds=settings.rollback_lock_lease_seconds,
         )
 
-    def respond(self, alarm: AlarmSignal | None, report_by: float | None = None) -> RollbackOutcome:
-        """`report_by` (monotonic): what follows the decision (the lock marked done, audit, metric, notification)
-        is not waited for past it, so the answer is returned before the invocation's timeout (None: inline)."""
+    def respond(
+        self, alarm: AlarmSignal | None, alarm_now: AlarmNow | None = None, report_by: float | None = None
+    ) -> RollbackOutcome:
+        """`alarm_now`: what CloudWatch says about the alarm, when the caller already read it (the tick).
+        `report_by` (monotonic): what follows the decision (the lock marked done, audit, metric, notification) is
+        not waited for past it, so the answer is returned before the invocation's timeout (None: inline)."""
         now = self._rt.clock()
         try:
+            state: ServiceState | None = None
+            mark_done: Step | None = None
             if alarm is None or alarm.state != "ALARM":
                 decision = decide_rollback(alarm, None, ServiceState(), now, self._settings)
-                mark_done = None
             else:
-                decision, mark_done = self._decide_and_act(alarm, now)
+                decision, mark_done, state = self._decide_and_act(alarm, now, alarm_now)
             outcome = RollbackOutcome(decision, alarm, self._guarded)
-            self._report(outcome, now, mark_done, report_by)
+            self._report(outcome, now, mark_done, report_by, state=state)
         except CanaryRollbackError as exc:
             self._record_error(alarm, exc, now, report_by)
             raise
@@ -110,7 +125,8 @@ class RollbackResponder:
             reason = f"{decision.reason}; deploying {revision_label(reused.to_arn)}, the copy this rollback registered"
             return state, current, replace(decision, target=reused.to_arn, reason=reason), None, reused
         held, known_good = state.last_rollback, state.known_good
-        if decision.claim == "resume" and held is not None and held.copied_from is not None and known_good is not None:
+        resumed_copy = decision.claim == "resume" and held is not None and held.copied_from is not None
+        if resumed_copy and decision.via == "update_service" and known_good is not None:
             decision = replace(decision, target=known_good.arn)  # its copy cannot be reused: plan afresh
         return state, current, decision, self._plan(decision, state, current), None
 
@@ -119,12 +135,14 @@ class RollbackResponder:
 
         A copy is reused only by the rollback that registered it: its own retry (the same alarm state change after
         a refused RegisterTaskDefinition or UpdateService), its resume, or the takeover of its abandoned lock. A
-        later rollback plans afresh from the known-good's snapshot, and so does this one once its copy is no
-        longer ACTIVE (ECS refuses to deploy an INACTIVE revision)."""
+        later rollback (a reverted one's next try included) plans afresh from the known-good's snapshot, and so
+        does this one once its copy is no longer ACTIVE (ECS refuses to deploy an INACTIVE revision)."""
         held, known_good = state.last_rollback, state.known_good
-        if decision.action != "rolled_back" or decision.claim == "replay" or held is None or known_good is None:
+        if decision.action != "rolled_back" or decision.claim == "replay" or decision.via != "update_service":
             return None
-        if held.status == "done" or held.copied_from is None or held.copied_from != known_good.arn:
+        if held is None or known_good is None or held.status not in ("pending", "failed"):
+            return None
+        if held.copied_from is None or held.copied_from != known_good.arn:
             return None
         if not (decision.claim in ("resume", "takeover") or held.state_change == alarm.state_change):
             return None  # a later rollback: afresh
@@ -143,6 +161,8 @@ class RollbackResponder:
         known_good = state.known_good
         if decision.action not in ("rolled_back", "dry_run") or decision.claim == "replay" or known_good is None:
             return None
+        if decision.via != "update_service":
+            return None  # StopServiceDeployment: ECS goes back to the revision it kept running
         if decision.target != known_good.arn or known_good.arn == current:
             return None
         # A describe that fails (INACTIVE and unreferenced, or deleted) means "not ACTIVE", never an error.
@@ -152,16 +172,31 @@ class RollbackResponder:
             known_good = replace(known_good, snapshot=self._rt.ecs.registrable_snapshot(known_good.arn))
         return plan_rollback_target(known_good, active, self._rt.settings.pin_image_digests)
 
-    def _decide_and_act(self, alarm: AlarmSignal, now: datetime) -> tuple[Decision, Step | None]:
-        """(decision, the step that marks the lock done once ECS accepted UpdateService; None: ECS was not asked
-        to act). Loops only when another responder wrote the state first."""
-        alarm_now = self._rt.alarms.now(alarm.alarm_name)
+    def _decide_and_act(
+        self, alarm: AlarmSignal, now: datetime, alarm_now: AlarmNow | None
+    ) -> tuple[Decision, Step | None, ServiceState]:
+        """(decision, the step that marks the lock done once ECS accepted the rollback (None: ECS was not asked to
+        act), the state it was decided on). Loops only when another responder wrote the state first."""
+        if alarm_now is None:
+            alarm_now = self._rt.alarms.now(alarm.alarm_name)
         for _ in range(LOCK_ATTEMPTS):
             state, current, decision, plan, reused = self._decide(alarm, now, alarm_now)
+            found = state.last_rollback
+            if decision.settles is not None:
+                # The last rollback as this decision leaves it (reverted by ECS, or abandoned): written first, so
+                # whoever decides next sees it, and conditionally, so two responders never both record it.
+                try:
+                    state = self._store.save(
+                        self._guarded, state, replace(state, last_rollback=decision.settles), "rollback"
+                    )
+                except StateConflict:
+                    continue
+                if decision.settles.status == "failed" and found is not None:
+                    self._audit_abandoned(found, current, now)
             if decision.action != "rolled_back":
-                return _explained(decision, plan), None
+                return _explained(decision, plan), None, state
             if decision.claim == "replay":
-                return decision, None  # answered before; nothing to do, nobody to tell twice
+                return decision, None, state  # answered before; nothing to do, nobody to tell twice
             held = state.last_rollback
             if decision.claim == "resume" and held is not None:
                 # Resuming is holding the lock again: renew its lease with the same conditional write a takeover
@@ -180,7 +215,8 @@ class RollbackResponder:
                 continue  # someone else changed the state first: decide again on fresh data
             if decision.claim == "takeover":
                 self._audit_takeover(held, lock, now)
-            return self._carry_out(decision, lock, current, plan)
+            decided, mark_done = self._carry_out(decision, lock, current, plan)
+            return decided, mark_done, state
         raise StateConflict(f"state of {self._guarded.key} kept changing; no decision after {LOCK_ATTEMPTS} tries")
 
     def _new_lock(self, alarm: AlarmSignal, decision: Decision, state: ServiceState, now: datetime) -> RollbackRecord:
@@ -190,6 +226,16 @@ class RollbackResponder:
         # Taking over a lock whose UpdateService already went through keeps that rollback's origin.
         reached = decision.claim == "takeover" and abandoned is not None and decision.current == abandoned.to_arn
         from_arn = abandoned.from_arn if reached and abandoned is not None else decision.current
+        known_good = state.known_good
+        attempt = 1
+        if (
+            abandoned is not None
+            and abandoned.status == "reverted"
+            and known_good is not None
+            and abandoned.restores(known_good.arn, known_good.copied_from)
+            and known_good.since <= abandoned.at
+        ):
+            attempt = abandoned.attempt + 1  # ECS reverted the last try at this same known-good
         return take_lock(
             rollback_id=uuid.uuid4().hex[:12],
             now=now,
@@ -199,24 +245,35 @@ class RollbackResponder:
             to_arn=decision.target,
             lease=timedelta(seconds=self._settings.lock_lease_seconds),
             replacing=abandoned,
+            holder="tick" if alarm.delivery == "tick" else "delivery",
+            attempt=attempt,
+            via=decision.via,
         )
 
     # ---- acting --------------------------------------------------------------------------------------
     def _carry_out(
         self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None
     ) -> tuple[Decision, Step]:
+        deployment_id: str | None = None
         try:
-            if plan is not None and plan.register and lock.copied_from is None:
-                lock = self._register_copy(plan, lock)
-            if current != lock.to_arn:  # a resumed attempt may find its UpdateService already went through
-                self._rt.ecs.update_service(self._guarded, lock.to_arn)
+            if decision.via == "stop_deployment":
+                ongoing = self._rt.ecs.ongoing_service_deployment(self._guarded)
+                if ongoing is None:
+                    raise EcsError(f"no ongoing service deployment of {self._guarded.key} to stop (it just ended?)")
+                self._rt.ecs.stop_service_deployment(ongoing)
+                decision = replace(decision, reason=f"{decision.reason} ({ongoing})")
+            else:
+                if plan is not None and plan.register and lock.copied_from is None:
+                    lock = self._register_copy(plan, lock)
+                if current != lock.to_arn:  # a resumed attempt may find its UpdateService already went through
+                    deployment_id = self._rt.ecs.update_service(self._guarded, lock.to_arn)
         except EcsError:
             self._release(lock)
             raise
         # ECS accepted: from here on nothing may fail the invocation (docs/design.md); marking the lock done is
         # the first step of the reporting. The lock's target is the copy once one is registered: the reason names it.
         accepted = lock
-        mark_done: Step = ("mark the rollback done", lambda: self._mark_done(accepted, plan))
+        mark_done: Step = ("mark the rollback done", lambda: self._mark_done(accepted, plan, deployment_id))
         return replace(_explained(decision, plan, lock.to_arn), target=lock.to_arn), mark_done
 
     def _register_copy(self, plan: TargetPlan, lock: RollbackRecord) -> RollbackRecord:
@@ -231,12 +288,12 @@ class RollbackResponder:
             )
         return copied
 
-    def _mark_done(self, lock: RollbackRecord, plan: TargetPlan | None) -> None:
+    def _mark_done(self, lock: RollbackRecord, plan: TargetPlan | None, deployment_id: str | None) -> None:
         def finish(state: ServiceState) -> tuple[ServiceState, None]:
             held = state.last_rollback
             if held is None or held.rollback_id != lock.rollback_id:
                 return state, None  # superseded; keep what is there
-            done = held.accepted(lock.to_arn)
+            done = held.accepted(lock.to_arn, deployment_id)
             known_good = state.known_good
             if lock.copied_from is not None and known_good is not None and known_good.arn == lock.copied_from:
                 known_good = self._copy_as_known_good(lock.to_arn, known_good, plan)
@@ -274,12 +331,31 @@ class RollbackResponder:
         return bool(applied)
 
     # ---- reporting -----------------------------------------------------------------------------------
-    def _report(self, outcome: RollbackOutcome, now: datetime, mark_done: Step | None, report_by: float | None) -> None:
+    def _report(
+        self,
+        outcome: RollbackOutcome,
+        now: datetime,
+        mark_done: Step | None,
+        report_by: float | None,
+        *,
+        state: ServiceState | None = None,
+    ) -> None:
         """Audit, metric, notification, waited for no later than `report_by`. Before any action they must succeed
-        (a retry decides again; unfinished by then raises, before the timeout would); after ECS accepted an
-        UpdateService (`mark_done` given) they are best effort, so a broken or hanging topic or table can neither
-        undo nor delay a rollback's answer."""
+        (a retry decides again; unfinished by then raises, before the timeout would); after ECS accepted the
+        rollback (`mark_done` given) they are best effort, so a broken or hanging topic or table can neither undo
+        nor delay a rollback's answer.
+        Tell once: the same non-acting answer for the same alarm state change as the last one notified is
+        audited, not notified again; every answer that is notified is remembered (`told`)."""
         decision, alarm = outcome.decision, outcome.alarm
+        told = state.told_for(alarm.alarm_name) if state is not None and alarm is not None else None
+        repeated = (
+            decision.notify
+            and alarm is not None
+            and decision.action in NON_ACTING
+            and told is not None
+            and told.repeats(alarm.state_change, decision.action, decision.current, decision.target)
+        )
+        notify = decision.notify and not repeated
         record = DecisionRecord(
             at=now,
             action=decision.action,
@@ -292,6 +368,9 @@ class RollbackResponder:
             alarm_state=alarm.state if alarm else None,
             delivery=alarm.delivery if alarm else None,
             dry_run=self._settings.dry_run,
+            notified=notify,
+            alarm_changed_at=alarm.changed_at if alarm else None,
+            told_at=told.at if repeated and told is not None else None,
         )
         logger.info("rollback decision", extra={"decision": record_fields(record)})
         steps: list[Step] = [mark_done] if mark_done is not None else []
@@ -301,12 +380,27 @@ class RollbackResponder:
             metric = service_metric("Rollbacks", "Count", value, self._rt.settings.powertools_service, now)
             sink = self._rt.metrics_sink  # clients are built here, never in the reporting thread
             steps.append(("publish the Rollbacks metric", lambda: sink.publish([metric])))
-        if decision.notify:
+        if notify:
             message, notifier = decision_notification(self._guarded, alarm, decision), self._rt.notifier
             steps.append(("send the notification", lambda: notifier.publish(message)))
+            if alarm is not None and alarm.state == "ALARM":
+                answer = ToldAnswer(
+                    alarm.alarm_name, alarm.state_change, decision.action, decision.current, decision.target, now
+                )
+                steps.append(("remember what was told", lambda: self._remember(answer)))
         acted = mark_done is not None
         prefix = "rollback reached ECS but " if acted else ""
         report_within(report_by, steps, best_effort=acted, prefix=prefix, service=self._guarded.key)
+
+    def _remember(self, answer: ToldAnswer) -> None:
+        """Record the answer notified for its alarm (one entry per alarm), after the notification went out: a
+        failure here means at worst one notification more, never one less."""
+
+        def remember(state: ServiceState) -> tuple[ServiceState, None]:
+            others = tuple(told for told in state.told if told.alarm != answer.alarm)
+            return replace(state, told=(*others, answer)), None
+
+        update_with_retry(self._store, self._guarded, remember, "rollback")
 
     def _audit_takeover(self, abandoned: RollbackRecord | None, lock: RollbackRecord, now: datetime) -> None:
         record = TakeoverRecord(
@@ -320,6 +414,23 @@ class RollbackResponder:
             service=self._guarded.service,
         )
         logger.warning("took over an abandoned rollback lock", extra={"takeover": record_fields(record)})
+        self._store.audit(self._guarded, record)
+
+    def _audit_abandoned(self, abandoned: RollbackRecord, current: str, now: datetime) -> None:
+        record = AbandonedRecord(
+            at=now,
+            rollback_id=abandoned.rollback_id,
+            alarm=abandoned.alarm,
+            locked_at=abandoned.at,
+            lease_ended=abandoned.lease_end,
+            to=abandoned.to_arn,
+            current=current,
+            reason="the service runs the lock's target, but its deployment did not start within the lock's lease: "
+            "someone else deployed it; the lock is marked failed and not claimed",
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.warning("abandoned rollback lock marked failed", extra={"abandoned": record_fields(record)})
         self._store.audit(self._guarded, record)
 
     def _record_error(self, alarm: AlarmSignal | None, exc: Exception, now: datetime, report_by: float | None) -> None:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from canary_rollback.core.models import Candidate, KnownGood, PauseFlag, ServiceState
+from canary_rollback.core.models import Candidate, KnownGood, PauseFlag, ServiceState, ToldAnswer
 from canary_rollback.core.rollback_record import RollbackRecord
 from canary_rollback.core.state_codec import state_update
 from tests.unit.builders import T0, rev
@@ -71,6 +71,19 @@ def test_the_first_write_needs_an_item_without_a_version() -> None:
     assert update.request()["ConditionExpression"] == "attribute_not_exists(#version)"
 
 
+def test_told_is_written_per_alarm_through_placeholders_for_alarm_names() -> None:
+    fast = ToldAnswer("canary-rollback-FastRollbackAlarm", "x|ALARM|t", "paused", rev(34), rev(31), T0)
+    slow = ToldAnswer("canary-rollback-RollbackAlarm", "y|ALARM|t", "paused", rev(34), rev(31), T0)
+    before = replace(STATE, told=(slow,))
+    update = state_update(before, replace(before, told=(slow, fast)), "rollback")
+    # only the fast alarm's entry is written: an entry this version does not know (another alarm's) survives
+    assert [path for path, _ in update.sets] == [("told", "canary-rollback-FastRollbackAlarm")]
+    request = update.request()
+    assert "#told.#_" in request["UpdateExpression"]
+    assert "canary-rollback-FastRollbackAlarm" in request["ExpressionAttributeNames"].values()
+    assert all(key[1:].replace("_", "a").isalnum() for key in request["ExpressionAttributeNames"])
+
+
 def test_nothing_changed_is_nothing_to_write() -> None:
     assert state_update(STATE, STATE, "probe_run").empty
 
@@ -80,7 +93,8 @@ def test_nothing_changed_is_nothing_to_write() -> None:
     [
         ("pause", replace(STATE, known_good=None)),
         ("watch_round", replace(STATE, known_good=KnownGood(rev(34), T0, "x"))),
-        ("watch_round", replace(STATE, last_rollback=LOCK.refused())),
+        ("watch_round", replace(STATE, last_rollback=replace(LOCK, to_arn=rev(35)))),
+        ("follow", replace(STATE, candidate=None)),
         ("probe_run", replace(STATE, paused=PauseFlag("bob", T0, "x"))),
         ("mark_known_good", replace(STATE, candidate=None)),
         ("rollback", replace(STATE, candidate=None)),

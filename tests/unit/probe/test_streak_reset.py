@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from canary_rollback.core.models import Candidate, ServiceState
-from canary_rollback.probe.tracking import round_needs_recording, track_run, track_watch_round
+from canary_rollback.probe.tracking import streak_to_reset, track_run, track_watch_round
 from tests.unit.builders import T0, rev, rolling, steady
 
 
@@ -45,7 +45,7 @@ def test_a_passing_round_or_a_failure_on_another_revision_leaves_the_streak() ->
 
 def test_a_round_writes_the_state_only_after_a_failure_with_a_streak_to_reset() -> None:
     with_streak = ServiceState(candidate=Candidate(rev(34), 2, T0))
-    assert round_needs_recording(with_streak, run_ok=False)
-    assert not round_needs_recording(with_streak, run_ok=True)
-    assert not round_needs_recording(ServiceState(candidate=Candidate(rev(34), 0, T0)), run_ok=False)
-    assert not round_needs_recording(ServiceState(), run_ok=False)
+    assert streak_to_reset(with_streak, run_ok=False)
+    assert not streak_to_reset(with_streak, run_ok=True)
+    assert not streak_to_reset(ServiceState(candidate=Candidate(rev(34), 0, T0)), run_ok=False)
+    assert not streak_to_reset(ServiceState(), run_ok=False)
