@@ -91,21 +91,21 @@ def mark_known_good(world: Any) -> None:
     cli(world, "mark-known-good", "hokusai-api-development:30", "--allow-unpinned")
 
 
-# (writer, how many writes it makes to the state item, whether it keeps the known-good it found)
-WRITERS: list[tuple[Callable[[Any], None], int, bool]] = [
-    (scheduled_run, 1, True),
-    (failing_watch_round, 1, True),  # the first failed round resets the streak; the next have none to reset
-    (rollback, 2, True),  # the lock, then done; :31 is deployed as it is (not pinned): the known-good stays
-    (hook, 0, True),  # audits only: never writes the state item
-    (pause, 1, True),
-    (resume, 1, True),
-    (mark_known_good, 1, False),  # a new known-good: the old one's members are not the new one's
+# (writer, whether it writes the state item, whether it keeps the known-good it found)
+WRITERS: list[tuple[Callable[[Any], None], bool, bool]] = [
+    (scheduled_run, True, True),
+    (failing_watch_round, True, True),  # resets the streak, records the failure
+    (rollback, True, True),  # the lock, done, what was told; :31 is deployed as it is (not pinned): it stays
+    (hook, False, True),  # reads the pause flag and audits: never writes the state item
+    (pause, True, True),
+    (resume, True, True),
+    (mark_known_good, True, False),  # a new known-good: the old one's members are not the new one's
 ]
 
 
 @pytest.mark.parametrize(("writer", "writes", "keeps_known_good"), WRITERS, ids=[w.__name__ for w, _, _ in WRITERS])
 def test_an_attribute_written_by_a_newer_version_survives_the_writer(
-    world: Any, writer: Callable[[Any], None], writes: int, keeps_known_good: bool
+    world: Any, writer: Callable[[Any], None], writes: bool, keeps_known_good: bool
 ) -> None:
     # Given a known-good :31, the alarm's world when the writer is the rollback, a pause to resume
     make_known_good(world)
@@ -118,9 +118,9 @@ def test_an_attribute_written_by_a_newer_version_survives_the_writer(
     # When the writer writes
     writer(world)
 
-    # Then it wrote (new versions), and what it does not own is still there
+    # Then it wrote (a new version), and what it does not own is still there
     item = state_item(world)
-    assert int(item["version"]["N"]) == version + writes
+    assert (int(item["version"]["N"]) > version) == writes
     assert item["newer_attribute"] == NEWER
     if keeps_known_good:
         assert item["known_good"]["M"]["newer_member"] == NEWER
