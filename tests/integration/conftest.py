@@ -1,9 +1,7 @@
-"""Fixtures of the integration tier: loopback HTTP servers, the incident's world on the moto server, and the
-`sam build` that runs beside the other tests."""
+"""Fixtures of the integration tier: loopback HTTP servers, and the incident's world on the moto server."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,9 +9,7 @@ import pytest
 import trustme
 
 from tests.support import servers
-from tests.support.sam_build import SamBuild, start_sam_build
 from tests.support.servers import LoopbackServer
-from tests.support.template import find_sam_cli
 
 
 @pytest.fixture
@@ -64,28 +60,3 @@ def world(aws: Any, handlers_reset: None) -> Iterator[Any]:
         created = World.create(alb)
         yield created
         created.close()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def sam_build_in_background(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[SamBuild | None]:
-    """When this session will run a test that needs `sam build`, start the build at the session's first
-    integration test, in a process of its own: it needs nothing from the tests in between."""
-    wanted = any("sam_build" in getattr(item, "fixturenames", ()) for item in request.session.items)
-    build = start_sam_build(tmp_path_factory.mktemp("sam-build")) if wanted else None
-    yield build
-    if build is not None:
-        build.stop()
-
-
-@pytest.fixture(scope="session")
-def sam_build(sam_build_in_background: SamBuild | None) -> SamBuild:
-    """The session's `sam build`, started early; skipped where the SAM CLI or a python3.12 is missing."""
-    if sam_build_in_background is None:
-        if find_sam_cli() is None:
-            if os.environ.get("CI"):
-                pytest.fail("the SAM CLI is missing: `make test` installs it into .venv-sam")
-            pytest.skip("SAM CLI not installed (make test installs it into .venv-sam)")
-        pytest.skip("no python3.12 on this machine: sam build for the python3.12 runtime needs one")
-    return sam_build_in_background

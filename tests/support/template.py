@@ -20,16 +20,11 @@ def template() -> dict[str, Any]:
     return load_template()
 
 
-def find_sam_cli() -> str | None:
-    """The SAM CLI: `SAM_CLI`, then PATH, then .venv-sam (which `make test` builds); None when none is installed."""
-    found = os.environ.get("SAM_CLI") or shutil.which("sam") or str(REPO / ".venv-sam" / "bin" / "sam")
-    return found if Path(found).exists() else None
-
-
 def sam_cli() -> str:
-    """The SAM CLI; skips the test where none is installed, fails it on CI."""
-    found = find_sam_cli()
-    if found is None:
+    """The SAM CLI: `SAM_CLI`, then PATH, then .venv-sam (which `make test` builds); skips the test where none is
+    installed, fails it on CI."""
+    found = os.environ.get("SAM_CLI") or shutil.which("sam") or str(REPO / ".venv-sam" / "bin" / "sam")
+    if not Path(found).exists():
         if os.environ.get("CI"):
             pytest.fail("the SAM CLI is missing: `make test` installs it into .venv-sam")
         pytest.skip("SAM CLI not installed (make test installs it into .venv-sam)")
