@@ -35,6 +35,15 @@ from demo.template import load_template
 CLUSTER = "hokusai-development"
 SERVICE = "hokusai-api"
 FAMILY = "hokusai-api-development"
+EXECUTION_ROLE = "hokusai-api-execution"
+ECS_TASKS_TRUST = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+)
 TICK_SECONDS = 10  # the watch's interval and the fast alarm's period: the world moves on this grid
 
 
@@ -126,13 +135,15 @@ class IncidentWorld:
                         "portMappings": [{"containerPort": 8001}],
                     }
                 ],
-                executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/hokusai-api-execution",
+                executionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{EXECUTION_ROLE}",
                 requiresCompatibilities=["FARGATE"],
                 networkMode="awsvpc",
                 cpu="256",
                 memory="512",
             )
             revisions[revision] = response["taskDefinition"]["taskDefinitionArn"]
+        # The execution role every revision names exists, as in a real account (the readiness check looks it up).
+        boto3.client("iam").create_role(RoleName=EXECUTION_ROLE, AssumeRolePolicyDocument=ECS_TASKS_TRUST)
         ecs.create_service(cluster=CLUSTER, serviceName=SERVICE, taskDefinition=f"{FAMILY}:31", desiredCount=2)
         simulator = EcsRolloutSimulator(REGION, ACCOUNT)
         simulator.settle(CLUSTER, SERVICE)

@@ -144,6 +144,7 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
                           "status": last.status, "outcome": last.outcome} if last else None,
         "paused": {"by": state.paused.by, "at": state.paused.at.isoformat(), "reason": state.paused.reason}
                   if state.paused else None,
+        "readiness": _readiness(state),
         "recent": recent,
     }  # fmt: skip
     phase = "steady" if service.steady else "deploying"
@@ -155,6 +156,7 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
         f"candidate      {revision_label(cand.arn) + f'  streak {cand.streak}' if cand else 'none'}",
         f"last rollback  {_rollback_line(state)}",
         f"automatic      {_pause_line(state)}",
+        *_readiness_lines(state),
         "recent decisions:",
         *(f"  {_history_line(record)}" for record in recent),
     ]
@@ -186,6 +188,32 @@ def _image_lines(known_good: KnownGood) -> list[str]:
             for i in images]  # fmt: skip
 
 
+def _readiness(state: ServiceState) -> dict[str, Any] | None:
+    """The last rollback readiness check (docs/readiness.md), and whether it is of the known-good now."""
+    record = state.readiness
+    if record is None:
+        return None
+    return {
+        "known_good": record.known_good,
+        "current_known_good": state.known_good is not None and state.known_good.arn == record.known_good,
+        "verdict": record.verdict,
+        "checked_at": record.checked_at.isoformat(),
+        "findings": [{"subject": f.subject, "name": f.name, "status": f.status, "detail": f.detail}
+                     for f in record.findings],
+    }  # fmt: skip
+
+
+def _readiness_lines(state: ServiceState) -> list[str]:
+    record = state.readiness
+    if record is None:
+        return [f"readiness      {'not checked yet' if state.known_good else 'no known-good to check'}"]
+    of = "" if state.known_good and state.known_good.arn == record.known_good else f" (of {record.known_good})"
+    return [
+        f"readiness      {record.headline()}  (checked {record.checked_at.isoformat()}{of})",
+        *(f"  {line}" for line in record.lines()),
+    ]
+
+
 def _rollback_line(state: ServiceState) -> str:
     last = state.last_rollback
     if last is None:
@@ -214,6 +242,8 @@ def _history_line(record: dict[str, Any]) -> str:
         return f"{at}  {kind}  by {record.get('by')}  {record.get('reason', '')}"
     if kind == "takeover":
         return f"{at}  takeover  of rollback {record.get('abandoned')}, lease ended {record.get('lease_ended')}"
+    if kind == "readiness":
+        return f"{at}  readiness  {revision_label(record.get('known_good'))}  {record.get('headline', '')}"
     if kind == "recovery":
         return f"{at}  recovery  {record.get('outcome')}  {revision_label(record.get('to'))}  {record.get('seconds')} s"
     return f"{at}  {kind}  {record.get('message', '')}"

@@ -30,6 +30,8 @@ from canary_rollback.core.models import (
     TaskDefinitionSnapshot,
     WatchLease,
 )
+from canary_rollback.core.observability import logger
+from canary_rollback.core.readiness import ReadinessFinding, ReadinessRecord
 from canary_rollback.core.rollback_record import RollbackRecord
 
 if TYPE_CHECKING:
@@ -223,7 +225,20 @@ def item_from_state(state: ServiceState) -> dict[str, Any]:
     if state.paused is not None:
         p = state.paused
         item["paused"] = {"M": {"by": {"S": p.by}, "at": {"S": _iso(p.at)}, "reason": {"S": p.reason}}}
+    if state.readiness is not None:
+        item["readiness"] = {"M": _readiness_item(state.readiness)}
     return item
+
+
+def _readiness_item(record: ReadinessRecord) -> dict[str, Any]:
+    findings = [{"subject": f.subject, "name": f.name, "status": f.status, "detail": f.detail} for f in record.findings]
+    return {
+        "known_good": {"S": record.known_good},
+        "checked_at": {"S": _iso(record.checked_at)},
+        "verdict": {"S": record.verdict},
+        # One JSON string: only ever read back whole; a list of maps costs per-attribute overhead for nothing.
+        "findings": {"S": json.dumps(findings, sort_keys=True, separators=(",", ":"))},
+    }
 
 
 def _rollback_item(r: RollbackRecord) -> dict[str, Any]:
@@ -297,6 +312,23 @@ class _Attributes:
             raise StateStoreError(f"state item is malformed: {self._where}.{name} is not a time: {raw!r}") from None
 
 
+def _readiness(r: _Attributes) -> ReadinessRecord | None:
+    """A readiness record that cannot be read is dropped (the next check writes a new one), never an error: the
+    rollback and every other reader of the state item must not fail on what is only a report."""
+    try:
+        verdict = r.text("verdict")
+        if verdict not in ("ready", "not_ready", "unchecked"):
+            raise ValueError(f"verdict {verdict!r}")
+        findings = tuple(
+            ReadinessFinding(str(f["subject"]), str(f["name"]), str(f["status"]), str(f["detail"]))  # type: ignore[arg-type]
+            for f in json.loads(r.optional_text("findings") or "[]")
+        )
+        return ReadinessRecord(r.text("known_good"), r.time("checked_at"), verdict, findings)  # type: ignore[arg-type]
+    except (StateStoreError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("unreadable readiness record ignored", extra={"error": str(exc)})
+        return None
+
+
 def state_from_item(item: dict[str, Any]) -> ServiceState:
     top = _Attributes(item, "state")
     known_good = None
@@ -345,6 +377,7 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
         last_run_id=top.optional_text("last_run_id"),
         paused=paused,
         version=top.number("version", 0),
+        readiness=_readiness(ready) if (ready := top.child("readiness")) is not None else None,
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from canary_rollback.core.readiness import ReadinessRecord
 from canary_rollback.core.rollback_record import Claim, RollbackRecord
 
 FailureReason = Literal["status", "body", "latency", "timeout", "connection", "tls", "error"]
@@ -148,6 +149,8 @@ class ServiceState:
     last_run_id: str | None = None
     paused: PauseFlag | None = None
     version: int = 0
+    # The last rollback readiness check (docs/readiness.md): written by the probe run alone.
+    readiness: ReadinessRecord | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from canary_rollback.core.models import AlarmSignal, Decision, GuardedService, RecoveryEvent
+from canary_rollback.core.readiness import ReadinessRecord
 
 _SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
@@ -126,3 +127,38 @@ def hook_failure_notification(
         lines.append(f"Reason:     {details['note']}")
     lines += ["", "ECS rolls the deployment back to the previous service revision; production traffic stays there."]
     return Notification(_subject(f"[canary-rollback] {guarded.service}: {headline}"), "\n".join(lines))
+
+
+def readiness_notification(
+    guarded: GuardedService, record: ReadinessRecord, previous: ReadinessRecord | None
+) -> Notification:
+    """The known-good can no longer be restored (or can again): exactly what is missing, while a person can
+    still fix it calmly (docs/readiness.md)."""
+    label = revision_label(record.known_good)
+    if record.verdict == "not_ready":
+        first = record.missing[0]
+        subject = f"[canary-rollback] {guarded.service}: rollback NOT READY: {first.subject} {first.name}"
+    else:
+        subject = f"[canary-rollback] {guarded.service}: rollback ready again ({label})"
+    lines = [
+        f"Service:     {guarded.cluster}/{guarded.service}",
+        f"Known-good:  {label}  ({record.known_good})",
+        f"Checked at:  {record.checked_at.isoformat()}",
+        f"Readiness:   {record.headline()}",
+        f"Before:      {previous.headline() if previous else 'not checked yet'}",
+        "",
+        *record.lines(),
+    ]
+    if record.verdict == "not_ready":
+        lines += [
+            "",
+            "A rollback now would still be attempted, but ECS could not start its tasks (the deployment circuit",
+            "breaker would put the broken revision back). Before it is needed:",
+            "  - an image: push the same image again (the same manifest gives the same digest), and keep pinned",
+            "    digests out of the repository's lifecycle rule (docs/readiness.md);",
+            "  - a role: recreate it with the same name;",
+            "  - or vouch for another revision:",
+            f"    canary-rollback mark-known-good FAMILY:REVISION --cluster {guarded.cluster} "
+            f"--service {guarded.service} --table STATE_TABLE",
+        ]
+    return Notification(_subject(subject), "\n".join(lines))

@@ -97,6 +97,10 @@ class RollbackResponder:
         plan = self._plan(decision, state, service.task_definition_arn)
         if plan is not None:
             decision = replace(decision, reason=f"{decision.reason}; {plan.reason()}", needs_copy=plan.register)
+            # What the last readiness check found (docs/readiness.md): said, never a reason not to act.
+            note = state.readiness.rollback_note(plan.source_arn) if state.readiness else None
+            if note is not None:
+                decision = replace(decision, reason=f"{decision.reason}; {note}")
         return state, service.task_definition_arn, decision, plan
 
     def _plan(self, decision: Decision, state: ServiceState, current: str) -> TargetPlan | None:
