@@ -29,6 +29,7 @@ from demo.local_aws import ACCOUNT, REGION
 from demo.template import Resolver, load_template, parameter_defaults
 from tests.conftest import REPO, emf_lines, load_event
 from tests.integration.conftest import alarm_event, break_with_34, make_known_good
+from tests.support.ecr import ecr_image, push_image, register_with_image
 
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
@@ -184,6 +185,7 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
 ) -> None:
     env = {**world.stack.function_env, "METRICS_SINK": "emf"}
     probe_handler.runtime.set(build_runtime(env, clock=world.clock))
+    make_known_good(world)  # the promoting run checks rollback readiness: RollbackReady
     world.alb.routes.mlflow_routed = False
     probe_handler.handler(load_event("schedule"), FakeLambdaContext("ProbeFunction"))
     emitted: set[tuple[str, str, frozenset[tuple[str, str]]]] = set()
@@ -213,7 +215,9 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
             # CloudWatch evaluates a 10/20/30-second period only on metrics stored at StorageResolution 1
             assert key in high_resolution, f"{logical_id} has a {props['Period']} s period on a standard metric"
         watched += 1
-    assert watched == 4  # RollbackAlarm, FastRollbackAlarm, ProbesNotRunningAlarm, ProbeErrorsAlarm
+    assert (
+        watched == 5
+    )  # RollbackAlarm, FastRollbackAlarm, ProbesNotRunningAlarm, ProbeErrorsAlarm, RollbackNotReadyAlarm
 
 
 def test_the_fast_and_the_standard_rollback_alarm_watch_the_same_metric() -> None:
@@ -411,6 +415,11 @@ def _resource_arns(service: str, operation: str, params: dict[str, Any]) -> list
         return [params["TopicArn"]]
     if service in ("cloudwatch", "monitoring") and operation == "DescribeAlarms":
         return [f"arn:aws:cloudwatch:{region_account}:alarm:{name}" for name in params["AlarmNames"]]
+    if service == "ecr":
+        registry = params.get("registryId", ACCOUNT)
+        return [f"arn:aws:ecr:{region_account.split(':')[0]}:{registry}:repository/{params['repositoryName']}"]
+    if service == "iam" and operation == "GetRole":
+        return [f"arn:aws:iam::{ACCOUNT}:role/{params['RoleName']}"]
     if service == "secretsmanager":
         return [f"arn:aws:secretsmanager:{region_account}:secret:{params['SecretId']}-AbCdEf"]  # the random suffix
     if service == "ssm":
@@ -483,6 +492,13 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     assert world.probe_run()["ok"]  # recovery: RecoverySeconds + notification
     watch = probe_handler.handler(load_event("ecs-deployment-in-progress"), FakeLambdaContext("ProbeFunction", 420))
     assert watch["action"] == "watched"  # the deployment watch: lease, heartbeats, rounds
+    # rollback readiness of a known-good whose image is in ECR (docs/readiness.md): DescribeImages, GetRole
+    image = ecr_image("hokusai/api", "build-40")
+    registry.push(image, push_image("hokusai/api", "build-40"))
+    world.simulator.deploy("hokusai-development", "hokusai-api", register_with_image(world.revisions[31], image))
+    world.minute()
+    world.advance_rollout()
+    make_known_good(world)
 
     # Then IAM, evaluated on each call's action, resource ARN and conditions, allows every one of them
     alarm_arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{world.stack.alarm_names['RollbackAlarm']}"
@@ -510,6 +526,7 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     assert {"ssm:GetParameter", "secretsmanager:GetSecretValue", "sns:Publish"} <= checked["ProbeFunction"]
     assert {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"} <= checked["ProbeFunction"]
     assert "dynamodb:UpdateItem" in checked["ProbeFunction"]  # the watch's heartbeat
+    assert {"ecr:DescribeImages", "iam:GetRole"} <= checked["ProbeFunction"]  # rollback readiness
 
 
 def test_the_policy_check_rejects_calls_outside_the_statements_scope() -> None:
