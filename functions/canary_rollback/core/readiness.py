@@ -85,4 +85,4 @@ class ReadinessRecord:
     def lines(self) -> list[str]:
         """Every finding, for `status` and the notification."""
         marks = {"ok": "ok", "missing": "MISSING", "unchecked": "unchecked", "error": "unchecked (error)"}
-        return [f"{marks[f.status]:<17} {f.subject:<15} {f.detail}" for f in self.findings]
+        return [f"{marks[f.status]:<17} {f.detail}" for f in self.findings]
