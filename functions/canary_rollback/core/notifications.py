@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from canary_rollback.core.arns import revision_label
 from canary_rollback.core.models import AlarmSignal, Decision, GuardedService, RecoveryEvent
 from canary_rollback.core.readiness import ReadinessRecord
 
@@ -14,13 +15,6 @@ _SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 class Notification:
     subject: str
     body: str
-
-
-def revision_label(arn: str | None) -> str:
-    """`...:task-definition/hokusai-api-development:31` -> `hokusai-api-development:31`."""
-    if arn is None:
-        return "none"
-    return arn.rsplit("/", 1)[-1]
 
 
 def update_service_command(guarded: GuardedService, target_arn: str) -> str:
@@ -104,7 +98,7 @@ def hook_failure_notification(
     details: dict[str, object],
 ) -> Notification:
     """The gate failed a blue/green deployment: ECS rolls it back by itself; say which probe saw what."""
-    revision = target_revision_arn.rsplit("/", 1)[-1]
+    revision = revision_label(target_revision_arn)
     probe = details.get("probe")
     if probe is not None:
         headline = f"deployment gate FAILED at {stage}: {probe} {details.get('status') or details.get('reason')}"

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from canary_rollback.core.arns import revision_label
 from canary_rollback.core.images import EcrRepository, ImageReferenceError, ecr_repository, parse_image
 from canary_rollback.core.models import TaskDefinitionSnapshot
-from canary_rollback.core.notifications import revision_label
 from canary_rollback.core.readiness import ReadinessFinding, ReadinessRecord, Verdict
 
 ROLE_FIELDS = (("taskRoleArn", "task role"), ("executionRoleArn", "execution role"))

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.core.audit import ReadinessChangeRecord
 from canary_rollback.core.errors import EcsError, ReadinessLookupError
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import GuardedService, KnownGood, ServiceState
@@ -144,21 +145,20 @@ def _report(runtime: Runtime, guarded: GuardedService, state: ServiceState, reco
     best_effort("could not record rollback readiness", save, **context)
     value = record.metric_value
     if value is not None:
-        metric = service_metric("RollbackReady", "Count", value, runtime.settings.service_name, record.checked_at)
+        metric = service_metric("RollbackReady", "Count", value, runtime.settings.powertools_service, record.checked_at)
         best_effort("could not publish RollbackReady", lambda: runtime.metrics_sink.publish([metric]), **context)
     if should_audit(previous, record):
-        audit = {
-            "kind": "readiness",
-            "known_good": record.known_good,
-            "verdict": record.verdict,
-            "previous": previous.verdict if previous is not None else None,
-            "headline": record.headline(),
-            "missing": [f.detail for f in record.missing],
-            "unchecked": [f.detail for f in record.unchecked],
-            "at": record.checked_at.isoformat(),
-            "service": guarded.key,
-        }
-        best_effort("could not audit rollback readiness", lambda: store.audit(guarded, audit, record.checked_at))
+        audit = ReadinessChangeRecord(
+            at=record.checked_at,
+            known_good=record.known_good,
+            verdict=record.verdict,
+            previous=previous.verdict if previous is not None else None,
+            headline=record.headline(),
+            missing=tuple(f.detail for f in record.missing),
+            unchecked=tuple(f.detail for f in record.unchecked),
+            service=guarded.key,
+        )
+        best_effort("could not audit rollback readiness", lambda: store.audit(guarded, audit), **context)
     if should_notify(previous, record):
         message = readiness_notification(guarded, record, previous)
         best_effort("could not notify rollback readiness", lambda: runtime.notifier.publish(message), **context)

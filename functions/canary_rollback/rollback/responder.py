@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.core.audit import DecisionRecord, ErrorRecord, TakeoverRecord, record_fields
 from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
@@ -83,7 +84,8 @@ class RollbackResponder:
 
     def preview(self, alarm: AlarmSignal, now: datetime) -> Decision:
         """What the alarm would decide now: gathers the same inputs, acts on nothing, records nothing."""
-        return self._decide(alarm, now, None)[2]
+        _, _, decision, plan = self._decide(alarm, now, None)
+        return _explained(decision, plan)
 
     # ---- deciding ------------------------------------------------------------------------------------
     def _decide(
@@ -95,13 +97,7 @@ class RollbackResponder:
         service = ecs.describe(self._guarded)
         decision = decide_rollback(alarm, service, state, now, self._settings, alarm_now=alarm_now)
         plan = self._plan(decision, state, service.task_definition_arn)
-        if plan is not None:
-            decision = replace(decision, reason=f"{decision.reason}; {plan.reason()}", needs_copy=plan.register)
-            # What the last readiness check found (docs/readiness.md): said, never a reason not to act.
-            note = state.readiness.rollback_note(plan.source_arn) if state.readiness else None
-            if note is not None:
-                decision = replace(decision, reason=f"{decision.reason}; {note}")
-        return state, service.task_definition_arn, decision, plan
+        return state, service.task_definition_arn, _with_readiness(decision, plan, state), plan
 
     def _plan(self, decision: Decision, state: ServiceState, current: str) -> TargetPlan | None:
         """What is restored (restore.py): the known-good as it is, or a copy from its snapshot with its images
@@ -125,7 +121,7 @@ class RollbackResponder:
         for _ in range(LOCK_ATTEMPTS):
             state, current, decision, plan = self._decide(alarm, now, alarm_now)
             if decision.action != "rolled_back":
-                return decision, False
+                return _explained(decision, plan), False
             if decision.claim == "replay":
                 return decision, False  # answered before; nothing to do, nobody to tell twice
             held = state.last_rollback
@@ -174,12 +170,9 @@ class RollbackResponder:
 
     # ---- acting --------------------------------------------------------------------------------------
     def _carry_out(self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None) -> Decision:
-        reason = decision.reason
         try:
             if plan is not None and plan.register and lock.copied_from is None:
                 lock = self._register_copy(plan, lock)
-            if plan is not None and plan.register:
-                reason = reason.replace(plan.reason(), plan.reason(lock.to_arn))
             if current != lock.to_arn:  # a resumed attempt may find its UpdateService already went through
                 self._rt.ecs.update_service(self._guarded, lock.to_arn)
         except EcsError:
@@ -187,7 +180,8 @@ class RollbackResponder:
             raise
         # ECS accepted: from here on nothing may fail the invocation (docs/design.md).
         self._best_effort("mark the rollback done", lambda: self._mark_done(lock, plan))
-        return replace(decision, target=lock.to_arn, reason=reason)
+        # The lock's target is the copy once one is registered: the reason names it.
+        return replace(_explained(decision, plan, lock.to_arn), target=lock.to_arn)
 
     def _register_copy(self, plan: TargetPlan, lock: RollbackRecord) -> RollbackRecord:
         """Register the copy and record it in the lock before UpdateService, so a resumed attempt reuses it."""
@@ -248,21 +242,26 @@ class RollbackResponder:
         """Audit, metric, notification. Before any action they must succeed (a retry decides again); after
         ECS accepted an UpdateService they are best effort, so a broken topic cannot undo a rollback's answer."""
         decision, alarm = outcome.decision, outcome.alarm
-        record = {
-            "kind": "decision",
-            **outcome.as_response(),
-            "alarm_state": alarm.state if alarm else None,
-            "delivery": alarm.delivery if alarm else None,
-            "dry_run": self._settings.dry_run,
-            "at": now.isoformat(),
-        }
-        logger.info("rollback decision", extra={"decision": record})
+        record = DecisionRecord(
+            at=now,
+            action=decision.action,
+            reason=decision.reason,
+            alarm=alarm.alarm_name if alarm else None,
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+            current=decision.current,
+            target=decision.target,
+            alarm_state=alarm.state if alarm else None,
+            delivery=alarm.delivery if alarm else None,
+            dry_run=self._settings.dry_run,
+        )
+        logger.info("rollback decision", extra={"decision": record_fields(record)})
         steps: list[tuple[str, Callable[[], object]]] = [
-            ("write the audit record", lambda: self._store.audit(self._guarded, record, now))
+            ("write the audit record", lambda: self._store.audit(self._guarded, record))
         ]
         if decision.action in ("rolled_back", "no_known_good") and decision.claim != "replay":
             value = 1 if decision.action == "rolled_back" else 0
-            metric = service_metric("Rollbacks", "Count", value, self._rt.settings.service_name, now)
+            metric = service_metric("Rollbacks", "Count", value, self._rt.settings.powertools_service, now)
             steps.append(("publish the Rollbacks metric", lambda: self._rt.metrics_sink.publish([metric])))
         if decision.notify:
             message = decision_notification(self._guarded, alarm, decision)
@@ -278,32 +277,44 @@ class RollbackResponder:
         best_effort(f"rollback reached ECS but could not {what}", step, service=self._guarded.key)
 
     def _audit_takeover(self, abandoned: RollbackRecord | None, lock: RollbackRecord, now: datetime) -> None:
-        record = {
-            "kind": "takeover",
-            "rollback_id": lock.rollback_id,
-            "abandoned": abandoned.rollback_id if abandoned else None,
-            "abandoned_alarm": abandoned.alarm if abandoned else None,
-            "abandoned_at": abandoned.at.isoformat() if abandoned else None,
-            "lease_ended": abandoned.lease_end.isoformat() if abandoned else None,
-            "cluster": self._guarded.cluster,
-            "service": self._guarded.service,
-            "at": now.isoformat(),
-        }
-        logger.warning("took over an abandoned rollback lock", extra={"takeover": record})
-        self._store.audit(self._guarded, record, now)
+        record = TakeoverRecord(
+            at=now,
+            rollback_id=lock.rollback_id,
+            abandoned=abandoned.rollback_id if abandoned else None,
+            abandoned_alarm=abandoned.alarm if abandoned else None,
+            abandoned_at=abandoned.at if abandoned else None,
+            lease_ended=abandoned.lease_end if abandoned else None,
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.warning("took over an abandoned rollback lock", extra={"takeover": record_fields(record)})
+        self._store.audit(self._guarded, record)
 
     def _record_error(self, alarm: AlarmSignal | None, exc: Exception, now: datetime) -> None:
-        record = {
-            "kind": "error",
-            "alarm": alarm.alarm_name if alarm else None,
-            "error": type(exc).__name__,
-            "message": str(exc),
-            "cluster": self._guarded.cluster,
-            "service": self._guarded.service,
-            "at": now.isoformat(),
-        }
-        logger.error("rollback failed", extra={"error_record": record})
+        record = ErrorRecord(
+            at=now,
+            alarm=alarm.alarm_name if alarm else None,
+            error=type(exc).__name__,
+            message=str(exc),
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.error("rollback failed", extra={"error_record": record_fields(record)})
         try:
-            self._store.audit(self._guarded, record, now)
+            self._store.audit(self._guarded, record)
         except CanaryRollbackError:
             logger.exception("could not write the error to the audit trail")
+
+
+def _with_readiness(decision: Decision, plan: TargetPlan | None, state: ServiceState) -> Decision:
+    """What the last readiness check of the known-good found (docs/readiness.md): said, never a reason not to act."""
+    note = state.readiness.rollback_note(plan.source_arn) if plan is not None and state.readiness else None
+    return decision if note is None else replace(decision, reason=f"{decision.reason}; {note}")
+
+
+def _explained(decision: Decision, plan: TargetPlan | None, deployed: str | None = None) -> Decision:
+    """The decision with what is restored and why (restore.py), and the copy's ARN once it is registered."""
+    if plan is None:
+        return decision
+    reason = f"{decision.reason}; {plan.reason(deployed if plan.register else None)}"
+    return replace(decision, reason=reason, needs_copy=plan.register)
