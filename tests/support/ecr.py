@@ -3,54 +3,26 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
 import boto3
 
-from demo.local_aws import ACCOUNT, REGION
+from demo.world.ecr import EcrRegistry, ecr_image
 
-ECR_HOST = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com"
-MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
-
-
-def manifest(build: str) -> str:
-    """A Docker image manifest (schema 2) whose layers differ per build, so every build has its own digest."""
-    layer = "sha256:" + hashlib.sha256(build.encode()).hexdigest()
-    config = "sha256:" + hashlib.sha256(f"config {build}".encode()).hexdigest()
-    return json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": MANIFEST_TYPE,
-            "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 1470, "digest": config},
-            "layers": [
-                {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 2811478, "digest": layer}
-            ],
-        }
-    )
+__all__ = ["ecr_image", "expire", "push_image", "register_with_image", "silent_socket"]
 
 
 def push_image(repository: str, tag: str, build: str | None = None) -> str:
     """Push (creating the repository if needed) and return the digest ECR computed."""
-    ecr = boto3.client("ecr")
-    with suppress(ecr.exceptions.RepositoryAlreadyExistsException):
-        ecr.create_repository(repositoryName=repository)
-    response = ecr.put_image(repositoryName=repository, imageManifest=manifest(build or tag), imageTag=tag)
-    return str(response["image"]["imageId"]["imageDigest"])
+    return EcrRegistry(boto3.client("ecr"), repository).push(tag, build)
 
 
 def expire(repository: str, digest: str) -> None:
     """What a lifecycle rule ("expire untagged images after N days") does to a pinned digest."""
-    response = boto3.client("ecr").batch_delete_image(repositoryName=repository, imageIds=[{"imageDigest": digest}])
-    assert response["imageIds"], response["failures"]
-
-
-def ecr_image(repository: str, tag: str) -> str:
-    return f"{ECR_HOST}/{repository}:{tag}"
+    EcrRegistry(boto3.client("ecr"), repository).expire(digest)
 
 
 @contextmanager

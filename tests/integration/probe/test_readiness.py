@@ -19,9 +19,10 @@ from canary_rollback.core.models import GuardedService, KnownGood, ServiceState
 from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.runtime import build_runtime
-from demo.ecs_simulator import ImageRegistry
-from demo.lambda_context import FakeLambdaContext
-from demo.world import CLUSTER, EXECUTION_ROLE, SERVICE, IncidentWorld
+from demo.world import CLUSTER, SERVICE, World
+from demo.world.ecs_simulator import ImageRegistry
+from demo.world.lambda_context import FakeLambdaContext
+from demo.world.service import EXECUTION_ROLE
 from tests.integration.conftest import alarm_event, break_with_34, make_known_good
 from tests.support.ecr import ecr_image, expire, push_image, silent_socket
 
@@ -31,14 +32,14 @@ INTERVAL = timedelta(seconds=300)  # READINESS_INTERVAL_SECONDS, the template's 
 
 
 @pytest.fixture
-def ecr_world(aws: Any, handlers_reset: None) -> Iterator[IncidentWorld]:
+def ecr_world(aws: Any, handlers_reset: None) -> Iterator[World]:
     """Every revision N names `ACCOUNT.dkr.ecr.REGION.amazonaws.com/hokusai/api:build-N`, pushed to moto's ECR;
     the service's tasks report the digest ECR computed for it."""
-    from demo.services import LoopbackAlb
+    from demo.world.services import LoopbackAlb
 
     digests = {ecr_image(REPOSITORY, f"build-{n}"): push_image(REPOSITORY, f"build-{n}") for n in range(29, 35)}
     with LoopbackAlb() as alb:
-        world = IncidentWorld.create(alb, image_for=lambda n: ecr_image(REPOSITORY, f"build-{n}"))
+        world = World.create(alb, image_for=lambda n: ecr_image(REPOSITORY, f"build-{n}"))
         world.simulator.with_tasks(ImageRegistry(digests))
         yield world
         world.close()
@@ -49,7 +50,7 @@ def digest_of(tag: str) -> str:
     return str(response["imageDetails"][0]["imageDigest"])
 
 
-def state_store(world: IncidentWorld) -> StateStore:
+def state_store(world: World) -> StateStore:
     return StateStore(boto3.client("dynamodb"), world.stack.table_name)
 
 
@@ -58,12 +59,12 @@ def readiness_of(report: dict[str, Any]) -> dict[str, Any]:
     return readiness
 
 
-def rollback_ready(world: IncidentWorld, at: datetime) -> float | None:
+def rollback_ready(world: World, at: datetime) -> float | None:
     """The RollbackReady datapoint published at `at` (the world publishes with PutMetricData), if any."""
     points = boto3.client("cloudwatch").get_metric_statistics(
-        Namespace=world.stack.function_env["POWERTOOLS_METRICS_NAMESPACE"],
+        Namespace=world.stack.environment("ProbeFunction")["POWERTOOLS_METRICS_NAMESPACE"],
         MetricName="RollbackReady",
-        Dimensions=[{"Name": "service", "Value": world.stack.function_env["POWERTOOLS_SERVICE_NAME"]}],
+        Dimensions=[{"Name": "service", "Value": world.stack.environment("ProbeFunction")["POWERTOOLS_SERVICE_NAME"]}],
         StartTime=at - timedelta(seconds=30),
         EndTime=at + timedelta(seconds=30),
         Period=60,
@@ -72,7 +73,7 @@ def rollback_ready(world: IncidentWorld, at: datetime) -> float | None:
     return float(points[0]["Minimum"]) if points else None
 
 
-def next_due_run(world: IncidentWorld) -> dict[str, Any]:
+def next_due_run(world: World) -> dict[str, Any]:
     """Scheduled runs a minute apart until the readiness check is due again (READINESS_INTERVAL_SECONDS)."""
     checked = state_store(world).load(GUARDED).readiness
     assert checked is not None
@@ -84,16 +85,16 @@ def next_due_run(world: IncidentWorld) -> dict[str, Any]:
         assert readiness_of(report)["checked_now"] is False  # not due yet: the stored answer, no lookups
 
 
-def recording_probe_runtime(world: IncidentWorld, calls: list[tuple[str, str]]) -> None:
+def recording_probe_runtime(world: World, calls: list[tuple[str, str]]) -> None:
     runtime = build_runtime(
-        world.stack.function_env,
+        world.stack.environment("ProbeFunction"),
         clients=AwsClients(on_call=lambda service, operation, _: calls.append((service, operation))),
         clock=world.clock,
     )
     probe_handler.runtime.set(runtime)
 
 
-def test_promotion_checks_the_new_known_good_and_finds_it_ready(ecr_world: IncidentWorld) -> None:
+def test_promotion_checks_the_new_known_good_and_finds_it_ready(ecr_world: World) -> None:
     make_known_good(ecr_world)
 
     record = state_store(ecr_world).load(GUARDED).readiness
@@ -107,7 +108,7 @@ def test_promotion_checks_the_new_known_good_and_finds_it_ready(ecr_world: Incid
 
 
 def test_expired_digest_is_not_ready_at_the_next_due_check_and_the_notification_names_image_and_digest(
-    ecr_world: IncidentWorld,
+    ecr_world: World,
 ) -> None:
     # Given :31 known-good and ready, pinned to the digest its tasks ran
     make_known_good(ecr_world)
@@ -139,16 +140,17 @@ def test_expired_digest_is_not_ready_at_the_next_due_check_and_the_notification_
 
     # and the template's RollbackNotReadyAlarm fires on it, notifying only: nothing routes it to the rollback
     ecr_world.minute()
-    evaluation, delivered = ecr_world.evaluate_alarm("RollbackNotReadyAlarm")
-    assert evaluation.state == "ALARM"
-    assert delivered is None
+    change = ecr_world.alarms.evaluate("RollbackNotReadyAlarm", ecr_world.clock())
+    assert change is not None
+    assert change.state == "ALARM"
+    assert ecr_world.delivery.alarm_state_change(change.event) is None
 
     # and the same answer at the next due check is not told again
     next_due_run(ecr_world)
     assert ecr_world.stack.notifications() == []
 
 
-def test_restored_digest_is_ready_again(ecr_world: IncidentWorld) -> None:
+def test_restored_digest_is_ready_again(ecr_world: World) -> None:
     make_known_good(ecr_world)
     digest = digest_of("build-31")
     expire(REPOSITORY, digest)
@@ -165,10 +167,12 @@ def test_restored_digest_is_ready_again(ecr_world: IncidentWorld) -> None:
     (note,) = ecr_world.stack.notifications()
     assert "rollback ready again (hokusai-api-development:31)" in note["subject"]
     ecr_world.minute()
-    assert ecr_world.evaluate_alarm("RollbackNotReadyAlarm")[0].state == "OK"
+    change = ecr_world.alarms.evaluate("RollbackNotReadyAlarm", ecr_world.clock())
+    assert change is not None
+    assert change.state == "OK"
 
 
-def test_a_second_run_within_the_interval_makes_no_ecr_call(ecr_world: IncidentWorld) -> None:
+def test_a_second_run_within_the_interval_makes_no_ecr_call(ecr_world: World) -> None:
     make_known_good(ecr_world)  # checked at promotion
     calls: list[tuple[str, str]] = []
     recording_probe_runtime(ecr_world, calls)
@@ -184,7 +188,7 @@ def test_a_second_run_within_the_interval_makes_no_ecr_call(ecr_world: IncidentW
 
 @pytest.mark.parametrize("endpoint", ["refused", "silent"])
 def test_unreachable_ecr_leaves_the_probe_run_as_usual_and_readiness_unchecked(
-    ecr_world: IncidentWorld, monkeypatch: pytest.MonkeyPatch, refused_port: int, endpoint: str
+    ecr_world: World, monkeypatch: pytest.MonkeyPatch, refused_port: int, endpoint: str
 ) -> None:
     with silent_socket() as silent_port:
         port = refused_port if endpoint == "refused" else silent_port
@@ -211,7 +215,7 @@ def test_unreachable_ecr_leaves_the_probe_run_as_usual_and_readiness_unchecked(
     assert ecr_world.stack.notifications() == []
 
 
-def test_deregistered_known_good_without_a_snapshot_is_not_ready_and_named(ecr_world: IncidentWorld) -> None:
+def test_deregistered_known_good_without_a_snapshot_is_not_ready_and_named(ecr_world: World) -> None:
     # Given a known-good recorded before snapshots existed, then deregistered by a clean-up job
     ecr_world.simulator.strict_task_definitions()
     store = state_store(ecr_world)
@@ -237,7 +241,7 @@ def test_deregistered_known_good_without_a_snapshot_is_not_ready_and_named(ecr_w
     assert readiness["missing"][0] in note["message"]
 
 
-def test_deleted_execution_role_is_not_ready_and_named(ecr_world: IncidentWorld) -> None:
+def test_deleted_execution_role_is_not_ready_and_named(ecr_world: World) -> None:
     make_known_good(ecr_world)
     boto3.client("iam").delete_role(RoleName=EXECUTION_ROLE)
 
@@ -249,7 +253,7 @@ def test_deleted_execution_role_is_not_ready_and_named(ecr_world: IncidentWorld)
 
 
 def test_a_rollback_to_a_known_good_found_not_ready_goes_ahead_and_says_what_the_check_found(
-    ecr_world: IncidentWorld,
+    ecr_world: World,
 ) -> None:
     # Given :31 found not ready (its digest expired), then :34 breaks the route
     make_known_good(ecr_world)
@@ -271,7 +275,7 @@ def test_a_rollback_to_a_known_good_found_not_ready_goes_ahead_and_says_what_the
     assert found in note["message"]
 
 
-def test_the_world_s_plain_images_are_unchecked_by_design_and_still_ready(world: IncidentWorld) -> None:
+def test_the_world_s_plain_images_are_unchecked_by_design_and_still_ready(world: World) -> None:
     """Images outside a private ECR registry (the incident world's `hokusai/api:build-N`) cannot be looked up:
     reported unchecked with the reason, and they do not make the known-good unready."""
     make_known_good(world)

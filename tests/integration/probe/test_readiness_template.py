@@ -4,8 +4,8 @@ the interval reaches the functions."""
 from __future__ import annotations
 
 from canary_rollback.core.config import load_settings
-from demo.local_aws import ACCOUNT, REGION
-from demo.template import parameter_defaults
+from demo.world.local_aws import ACCOUNT, REGION
+from demo.world.template import parameter_defaults
 from tests.integration.test_template import (
     RESOURCES,
     TEMPLATE,
