@@ -13,6 +13,7 @@ from demo.scenarios import (
     mutable_tag,
     no_known_good,
     not_a_deployment,
+    resume,
 )
 from demo.scenarios.result import ScenarioResult, format_report
 from demo.scenarios.steps import Rehearsal, Scenario
@@ -30,6 +31,7 @@ SCENARIOS: dict[str, Scenario] = {
         not_a_deployment.SCENARIO,
         mutable_tag.SCENARIO,
         blue_green.SCENARIO,
+        resume.SCENARIO,
         expired_digest.SCENARIO,
     )
 }

@@ -129,20 +129,24 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
                        "copied_from": kg.copied_from, "images": _images(kg)} if kg else None,
         "candidate": {"arn": cand.arn, "streak": cand.streak} if cand else None,
         "last_rollback": {"id": last.rollback_id, "at": last.at.isoformat(), "from": last.from_arn, "to": last.to_arn,
-                          "status": last.status, "outcome": last.outcome} if last else None,
+                          "status": last.status, "outcome": last.outcome, "attempt": last.attempt,
+                          "reverted_at": last.reverted_at.isoformat() if last.reverted_at else None,
+                          "reverted_how": last.reverted_how, "not_restorable": state.not_restorable}
+                         if last else None,
         "paused": {"by": state.paused.by, "at": state.paused.at.isoformat(), "reason": state.paused.reason}
                   if state.paused else None,
         "readiness": _readiness(state),
         "recent": list(view.recent),
     }  # fmt: skip
-    phase = "steady" if service.steady else "deploying"
+    phase = view.phase
+    data["phase"] = phase
     lines = [
         f"service        {view.guarded.key}",
         f"current        {revision_label(service.task_definition_arn)}  ({phase})",
         f"known-good     {revision_label(kg.arn) + '  since ' + kg.since.isoformat() if kg else 'none yet'}",
         *(_image_lines(kg) if kg else []),
         f"candidate      {revision_label(cand.arn) + f'  streak {cand.streak}' if cand else 'none'}",
-        f"last rollback  {_rollback_line(state)}",
+        f"last rollback  {view.last_rollback}",
         f"automatic      {_pause_line(state)}",
         *_readiness_lines(state),
         "recent decisions:",
@@ -191,15 +195,6 @@ def _readiness_lines(state: ServiceState) -> list[str]:
         f"readiness      {record.headline()}  (checked {record.checked_at.isoformat()}{of})",
         *(f"  {line}" for line in record.lines()),
     ]
-
-
-def _rollback_line(state: ServiceState) -> str:
-    last = state.last_rollback
-    if last is None:
-        return "never"
-    outcome = f", {last.outcome}" if last.outcome else ""
-    moved = f"{revision_label(last.from_arn)} -> {revision_label(last.to_arn)}"
-    return f"{moved} at {last.at.isoformat()} ({last.status}{outcome})"
 
 
 def _pause_line(state: ServiceState) -> str:

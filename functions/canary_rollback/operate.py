@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from canary_rollback.aws.identity import caller_arn
 from canary_rollback.aws.state_store import StateStore, update_with_retry
-from canary_rollback.core.arns import revision_family
+from canary_rollback.core.arns import revision_family, revision_label
 from canary_rollback.core.audit import AuditRecord, ManualKnownGoodRecord, PauseRecord, ResumeRecord
 from canary_rollback.core.errors import ConfigError
 from canary_rollback.core.models import (
@@ -56,6 +56,30 @@ class Status:
     service: ServiceObservation
     state: ServiceState
     recent: tuple[dict[str, Any], ...]  # the newest audit records, as stored
+
+    @property
+    def phase(self) -> str:
+        """steady, deploying (a deployment under way), or scaling (running < desired on one rolled-out
+        deployment: not a deployment, docs/design.md)."""
+        if self.service.steady:
+            return "steady"
+        return "deploying" if self.service.deploying else "scaling"
+
+    @property
+    def last_rollback(self) -> str:
+        """The last rollback in one line: what moved, when, and what became of it (ECS reverted it, and whether
+        the known-good is not restorable until a person marks one)."""
+        last = self.state.last_rollback
+        if last is None:
+            return "never"
+        moved = f"{revision_label(last.from_arn)} -> {revision_label(last.to_arn)} at {last.at.isoformat()}"
+        if last.status == "reverted":
+            line = f"{moved} (REVERTED by ECS, try {last.attempt}: {last.reverted_how}"
+            if self.state.not_restorable:
+                line += "; NOT RESTORABLE: mark another known-good or roll back by hand"
+            return line + ")"
+        outcome = f", {last.outcome}" if last.outcome else ""
+        return f"{moved} ({last.status}{outcome})"
 
 
 @dataclass(frozen=True)

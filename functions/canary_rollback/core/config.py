@@ -48,6 +48,8 @@ class Settings:
     # last ECS deployment event. Defaults here so code that builds Settings by hand needs no change.
     watch_seconds: int = 300
     watch_interval_seconds: int = 10
+    # The reconcile tick (docs/design.md): the stack's rollback alarms, read in one DescribeAlarms call a minute.
+    rollback_alarms: tuple[str, ...] = ()
     # Rollback readiness (docs/readiness.md): scheduled runs check the known-good at most this often.
     readiness_interval_seconds: int = 300
 
@@ -100,6 +102,7 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
         pin_image_digests=_bool(env, "PIN_IMAGE_DIGESTS", True),
         watch_seconds=watch_seconds,
         watch_interval_seconds=watch_interval,
+        rollback_alarms=tuple(name.strip() for name in env.get("ROLLBACK_ALARMS", "").split(",") if name.strip()),
         readiness_interval_seconds=_readiness_interval(env) if need_probes else 300,
     )
 
@@ -136,6 +139,13 @@ def require_rollback_settings(settings: Settings) -> tuple[GuardedService, str]:
     if settings.state_table is None:
         raise ConfigError("STATE_TABLE: required by the rollback function")
     return settings.guarded, settings.state_table
+
+
+def require_tick_settings(settings: Settings) -> tuple[str, ...]:
+    """A tick must know which alarms to read; reading none would answer `quiet` for ever."""
+    if not settings.rollback_alarms:
+        raise ConfigError("ROLLBACK_ALARMS: required by the reconcile tick (the stack's rollback alarm names)")
+    return settings.rollback_alarms
 
 
 def require_hook_settings(settings: Settings) -> GuardedService:

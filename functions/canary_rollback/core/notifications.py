@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from canary_rollback.core.arns import revision_label
 from canary_rollback.core.models import AlarmSignal, Decision, GuardedService, RecoveryEvent
 from canary_rollback.core.readiness import ReadinessRecord
+from canary_rollback.core.rollback_record import MAX_TRIES, RollbackRecord
 
 _SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 
@@ -25,16 +26,27 @@ def update_service_command(guarded: GuardedService, target_arn: str) -> str:
 
 
 def decision_notification(guarded: GuardedService, alarm: AlarmSignal | None, decision: Decision) -> Notification:
+    if decision.action == "reverted" and decision.settles is not None:
+        return reverted_notification(guarded, decision.settles, decision.current, alarm)
     headline = {
-        "rolled_back": f"rolled back to {revision_label(decision.target)}",
+        "rolled_back": (
+            f"stopped the deployment: back to {revision_label(decision.target)}"
+            if decision.via == "stop_deployment"
+            else f"rolled back to {revision_label(decision.target)}"
+        ),
         "dry_run": f"would roll back to {revision_label(decision.target)} (dry run)",
         "no_known_good": "ALARM but no known-good revision: not rolled back",
         "already_known_good": "ALARM on the known-good itself: not a deployment fault",
         "cooldown": "ALARM during rollback cooldown: not rolled back",
-        "in_progress": "rollback already in progress",
+        # The one in_progress answer that is notified: a gated deployment ECS judges (told once).
+        "in_progress": "ALARM during an ECS deployment: decided again when it ends",
         "ignored": "alarm event ignored",
         "stale": "ALARM event is stale: not acted on",
         "paused": "ALARM while automatic rollback is paused: not rolled back",
+        "superseded": "ALARM older than the current deployment: not acted on yet",
+        "not_restorable": f"ALARM but {revision_label(decision.target)} cannot be restored",
+        "reverted": f"rollback to {revision_label(decision.target)} was REVERTED by ECS",
+        "quiet": "no rollback alarm in ALARM",
     }[decision.action]
     subject = _subject(f"[canary-rollback] {guarded.service}: {headline}")
     lines = [
@@ -47,7 +59,9 @@ def decision_notification(guarded: GuardedService, alarm: AlarmSignal | None, de
     ]
     if alarm is not None and alarm.reason:
         lines.append(f"Alarm reason: {alarm.reason}")
-    if decision.action == "rolled_back" and decision.target:
+    if decision.action == "rolled_back" and decision.via == "stop_deployment":
+        lines += ["", "ECS shifts traffic back to the revision it kept running while the deployment baked."]
+    elif decision.action == "rolled_back" and decision.target:
         lines += [
             "",
             "Equivalent command (already executed):",
@@ -55,6 +69,14 @@ def decision_notification(guarded: GuardedService, alarm: AlarmSignal | None, de
         ]
     elif decision.action in ("dry_run", "cooldown", "paused") and decision.target:
         lines += ["", "To roll back by hand:", "  " + update_service_command(guarded, decision.target)]
+    elif decision.action == "not_restorable":
+        lines += [
+            "",
+            "Next: find out why ECS cannot keep the known-good running (the service's events, the stopped tasks'",
+            "stoppedReason: an image digest gone from the registry, a deleted secret or role), then either",
+            "  canary-rollback mark-known-good FAMILY:REVISION   (a revision you trust; rollbacks resume)",
+            "or roll back by hand to a revision that starts.",
+        ]
     elif decision.action == "no_known_good":
         lines += [
             "",
@@ -66,7 +88,40 @@ def decision_notification(guarded: GuardedService, alarm: AlarmSignal | None, de
     return Notification(subject, "\n".join(lines))
 
 
+def reverted_notification(
+    guarded: GuardedService, rollback: RollbackRecord, current: str | None, alarm: AlarmSignal | None = None
+) -> Notification:
+    """ECS undid our rollback: say plainly what was tried, what ECS did, what runs now, and what happens next."""
+    target = revision_label(rollback.to_arn)
+    subject = _subject(f"[canary-rollback] {guarded.service}: rollback to {target} REVERTED by ECS")
+    if rollback.gave_up:
+        following = [
+            f"Next:     nothing automatic. That was try {rollback.attempt} of {MAX_TRIES} at {target}; alarms are",
+            "          answered not_restorable until an operator marks another known-good",
+            "          (canary-rollback mark-known-good FAMILY:REVISION) or rolls back by hand.",
+            "          Check why the known-good's tasks do not start: the service's events, the stopped tasks'",
+            "          stoppedReason (an image digest expired from ECR, a deleted secret or role).",
+        ]
+    else:
+        following = [
+            "Next:     while the alarm stays in ALARM, the next tick (within a minute) tries once more",
+            f"          (try {rollback.attempt + 1} of {MAX_TRIES}); if ECS reverts that too, a person must choose.",
+        ]
+    lines = [
+        f"Service:  {guarded.cluster}/{guarded.service}",
+        f"Alarm:    {alarm.alarm_name if alarm else rollback.alarm}",
+        f"Tried:    rollback {rollback.rollback_id} at {rollback.at.isoformat()}: "
+        f"{revision_label(rollback.from_arn)} -> {target} (ECS accepted it)",
+        f"ECS did:  {rollback.reverted_how or 'reverted it'}",
+        f"Runs now: {revision_label(current)}  ({current or 'n/a'})",
+        *following,
+    ]
+    return Notification(subject, "\n".join(lines))
+
+
 def recovery_notification(guarded: GuardedService, event: RecoveryEvent) -> Notification:
+    if event.outcome == "reverted":
+        return reverted_notification(guarded, event.rollback, event.current)
     target = revision_label(event.rollback.to_arn)
     if event.outcome == "recovered":
         subject = _subject(f"[canary-rollback] {guarded.service}: recovered on {target}")
@@ -120,6 +175,32 @@ def hook_failure_notification(
     elif details.get("note"):
         lines.append(f"Reason:     {details['note']}")
     lines += ["", "ECS rolls the deployment back to the previous service revision; production traffic stays there."]
+    return Notification(_subject(f"[canary-rollback] {guarded.service}: {headline}"), "\n".join(lines))
+
+
+def hook_paused_notification(
+    guarded: GuardedService,
+    stage: str,
+    target_revision_arn: str,
+    would_have: str,
+    details: dict[str, object],
+    paused: str,
+) -> Notification:
+    """While paused the gate lets every deployment through: say what it would have answered instead."""
+    revision = target_revision_arn.rsplit("/", 1)[-1]
+    probe = details.get("probe")
+    found = f"{probe} {details.get('status') or details.get('reason')}" if probe is not None else ""
+    headline = f"gate PAUSED at {stage}: would have answered {would_have}"
+    lines = [
+        f"Service:    {guarded.cluster}/{guarded.service}",
+        f"Stage:      {stage}",
+        f"Revision:   {revision}  ({target_revision_arn})",
+        f"Answered:   SUCCEEDED ({paused})",
+        f"Would have: {would_have}" + (f" ({found})" if found else ""),
+    ]
+    if probe is not None:
+        lines += [f"URL:        {details.get('url')}", f"Reason:     {details.get('reason')}"]
+    lines += ["", "ECS goes on with the deployment. Resume with: canary-rollback resume"]
     return Notification(_subject(f"[canary-rollback] {guarded.service}: {headline}"), "\n".join(lines))
 
 
