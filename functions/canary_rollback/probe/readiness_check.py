@@ -2,7 +2,8 @@
 
 Never fails or delays the probe run (docs/readiness.md): it runs only when due, inside the run's deadline less
 a margin (and never longer than READINESS_BUDGET_SECONDS); the lookups run in a thread that is not waited for
-past that budget, and whatever they could not answer by then is `unchecked`. Reporting is best effort.
+past that budget, and whatever they could not answer by then is `unchecked`. Reporting is best effort, within
+the run's deadline.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from canary_rollback.core.errors import EcsError, ReadinessLookupError
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import GuardedService, KnownGood, ServiceState
 from canary_rollback.core.notifications import readiness_notification
-from canary_rollback.core.observability import best_effort, logger
+from canary_rollback.core.observability import logger
 from canary_rollback.core.readiness import ReadinessFinding, ReadinessRecord
+from canary_rollback.core.reporting import report_within
 from canary_rollback.probe.readiness import (
     image_finding,
     readiness_due,
@@ -66,7 +68,7 @@ def check_readiness_if_due(
         return None
     findings = _gather_within(budget, lambda add: _gather(runtime, known_good, add))
     record = ReadinessRecord(known_good.arn, now, verdict(findings), tuple(findings))
-    _report(runtime, guarded, state, record)
+    _report(runtime, guarded, state, record, deadline)
     return record
 
 
@@ -126,39 +128,52 @@ def _gather(runtime: Runtime, known_good: KnownGood, add: Add) -> None:
             add(role_finding(kind, named, None, str(exc)))
 
 
-def _report(runtime: Runtime, guarded: GuardedService, state: ServiceState, record: ReadinessRecord) -> None:
-    """Record it in the state item (its own attribute), publish RollbackReady, audit and notify on change.
-    Each step best effort: a broken table or topic must not fail the probe run that found this out."""
+def _report(
+    runtime: Runtime, guarded: GuardedService, state: ServiceState, record: ReadinessRecord, deadline: float | None
+) -> None:
+    """Record it in the state item (its own attribute), publish RollbackReady, audit and notify on change. Best
+    effort and bounded by the run's deadline (core/reporting.py): a broken or hanging table or topic must not fail
+    or hold the probe run that found this out."""
     store = runtime.store
     assert store is not None  # the probe run checks readiness only while it tracks state
-    previous = state.readiness
     logger.info("rollback readiness", extra={"known_good": record.known_good, "readiness": record.headline()})
+    previous = state.readiness  # what the state write finds replaces it: the latest check anyone recorded
 
     def write(current: ServiceState) -> tuple[ServiceState, ReadinessRecord | None]:
         return replace(current, readiness=record), current.readiness
 
     def save() -> None:
         nonlocal previous
-        _, previous = update_with_retry(store, guarded, write, loaded=state)
+        _, previous = update_with_retry(store, guarded, write, "readiness", loaded=state)
 
-    context = {"service": guarded.key}
-    best_effort("could not record rollback readiness", save, **context)
-    value = record.metric_value
-    if value is not None:
-        metric = service_metric("RollbackReady", "Count", value, runtime.settings.powertools_service, record.checked_at)
-        best_effort("could not publish RollbackReady", lambda: runtime.metrics_sink.publish([metric]), **context)
-    if should_audit(previous, record):
-        audit = ReadinessChangeRecord(
-            at=record.checked_at,
-            known_good=record.known_good,
-            verdict=record.verdict,
-            previous=previous.verdict if previous is not None else None,
-            headline=record.headline(),
-            missing=tuple(f.detail for f in record.missing),
-            unchecked=tuple(f.detail for f in record.unchecked),
-            service=guarded.key,
-        )
-        best_effort("could not audit rollback readiness", lambda: store.audit(guarded, audit), **context)
-    if should_notify(previous, record):
-        message = readiness_notification(guarded, record, previous)
-        best_effort("could not notify rollback readiness", lambda: runtime.notifier.publish(message), **context)
+    def publish() -> None:
+        value = record.metric_value
+        if value is not None:
+            service = runtime.settings.powertools_service
+            runtime.metrics_sink.publish([service_metric("RollbackReady", "Count", value, service, record.checked_at)])
+
+    def audit() -> None:
+        if should_audit(previous, record):
+            change = ReadinessChangeRecord(
+                at=record.checked_at,
+                known_good=record.known_good,
+                verdict=record.verdict,
+                previous=previous.verdict if previous is not None else None,
+                headline=record.headline(),
+                missing=tuple(f.detail for f in record.missing),
+                unchecked=tuple(f.detail for f in record.unchecked),
+                service=guarded.key,
+            )
+            store.audit(guarded, change)
+
+    def notify() -> None:
+        if should_notify(previous, record):
+            runtime.notifier.publish(readiness_notification(guarded, record, previous))
+
+    steps = [
+        ("record rollback readiness", save),
+        ("publish RollbackReady", publish),
+        ("audit rollback readiness", audit),
+        ("notify rollback readiness", notify),
+    ]
+    report_within(deadline, steps, best_effort=True, service=guarded.key)

@@ -21,6 +21,7 @@ from canary_rollback.core.models import GuardedService, ProbeResult, RecoveryEve
 from canary_rollback.core.notifications import recovery_notification
 from canary_rollback.core.observability import logger
 from canary_rollback.core.readiness import ReadinessRecord
+from canary_rollback.core.state_codec import Writer
 from canary_rollback.http.prober import run_probes
 from canary_rollback.probe.readiness_check import check_readiness_if_due
 from canary_rollback.probe.snapshots import agreed_digests
@@ -28,6 +29,7 @@ from canary_rollback.probe.tracking import (
     SnapshotCapture,
     TrackingOutcome,
     recovery_pending,
+    streak_to_reset,
     track_run,
     track_watch_round,
 )
@@ -109,7 +111,8 @@ def execute_probe_run(
     at: datetime | None = None,
 ) -> ProbeRunReport:
     """`count_towards_known_good=False, at=...` is a deployment-watch round: metrics stamped with the round's
-    own time, recovery recorded, the known-good streak never extended (README, "Deployment watch")."""
+    own time (its ProbeFailures under Source=watch), recovery recorded, the known-good streak never extended and
+    reset when the round failed on the candidate (docs/design.md, "Probe run")."""
     settings = runtime.settings
     store = runtime.store
     guarded = settings.guarded
@@ -135,7 +138,9 @@ def execute_probe_run(
             "probe result",
             extra={"probe": result.as_dict(), "detail": result.detail},
         )
-    runtime.metrics_sink.publish(probe_run_metrics(results, settings.powertools_service, now))
+    runtime.metrics_sink.publish(
+        probe_run_metrics(results, settings.powertools_service, now, watch_round=not count_towards_known_good)
+    )
 
     if guarded is None or store is None:
         return ProbeRunReport(results, None, None, settings.known_good_after)
@@ -143,10 +148,12 @@ def execute_probe_run(
         raise before_error
 
     run_ok = all(result.ok for result in results)
-    # A failed run or round is evidence against the revision the service runs (docs/design.md, "superseded"):
-    # a round records it even when it has no recovery to judge (one write, only when it failed).
+    # A failed run or round is evidence against the revision the service runs (docs/design.md, "superseded"),
+    # and a failed round resets the candidate's streak: a round records them even when it has no recovery to
+    # judge (one write, only when it failed).
     target_failed = any(result.target_failure for result in results)
-    if not records and not target_failed:
+    resets = state is not None and streak_to_reset(state, run_ok)
+    if not records and not target_failed and not resets:
         return ProbeRunReport(results, None, None, settings.known_good_after)  # nothing a round may record
     service = runtime.ecs.describe(guarded)
     if state is None:
@@ -177,7 +184,8 @@ def execute_probe_run(
             outcome = track_watch_round(state, service, run_ok, now, before=before, target_failed=target_failed)
         return outcome.state, outcome
 
-    saved, outcome = update_with_retry(store, guarded, advance, loaded=state)
+    writer: Writer = "probe_run" if count_towards_known_good else "watch_round"
+    saved, outcome = update_with_retry(store, guarded, advance, writer, loaded=state)
     tracking = replace(outcome, state=saved)
     logger.info(
         "known-good tracking",
@@ -243,7 +251,7 @@ def follow_rollback(runtime: Runtime, guarded: GuardedService, service: ServiceO
     state = store.load(guarded)
     if reverted_by_ecs(state.last_rollback, service) is None:
         return False  # nothing to record: no write
-    _, event = update_with_retry(store, guarded, follow, loaded=state)
+    _, event = update_with_retry(store, guarded, follow, "follow", loaded=state)
     if event is not None:
         _report_reverted(runtime, guarded, event, now)
     return event is not None

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from canary_rollback.aws.state_store import item_from_state, state_from_item
 from canary_rollback.core.config import load_settings
 from canary_rollback.core.errors import ConfigError
-from canary_rollback.core.models import GuardedService, KnownGood, ServiceState
+from canary_rollback.core.models import Candidate, GuardedService, KnownGood, ServiceState
 from canary_rollback.core.notifications import readiness_notification
 from canary_rollback.core.readiness import ReadinessFinding, ReadinessRecord
+from canary_rollback.core.state_codec import item_from_state, state_from_item, state_update
 
 T0 = datetime(2026, 11, 26, 18, 30, tzinfo=UTC)
 KG = "arn:aws:ecs:us-east-1:123456789012:task-definition/hokusai-api-development:31"
@@ -78,3 +79,15 @@ def test_readiness_interval_is_validated(raw: str | None, expected: int | type[E
     else:
         with pytest.raises(ConfigError, match="READINESS_INTERVAL_SECONDS"):
             load_settings(env)
+
+
+def test_the_readiness_write_sets_only_its_own_attribute_and_owns_nothing_else() -> None:
+    before = ServiceState(known_good=KnownGood(KG, T0, "seen healthy"), version=3)
+    first = state_update(before, replace(before, readiness=NOT_READY), "readiness")
+    assert [path for path, _ in first.sets] == [("readiness",)]
+    assert first.removes == ()
+    again = replace(NOT_READY, checked_at=T0 + timedelta(minutes=5))  # the same known-good: only what changed
+    update = state_update(replace(before, readiness=NOT_READY), replace(before, readiness=again), "readiness")
+    assert [path for path, _ in update.sets] == [("readiness", "checked_at")]
+    with pytest.raises(ValueError, match="does not own candidate"):
+        state_update(before, replace(before, readiness=NOT_READY, candidate=Candidate(KG, 1, T0)), "readiness")
