@@ -220,7 +220,7 @@ def test_deregistered_known_good_without_a_snapshot_is_not_ready_and_named(ecr_w
     ecr_world.simulator.strict_task_definitions()
     store = state_store(ecr_world)
     legacy = KnownGood(ecr_world.revisions[30], ecr_world.clock(), "recorded by an older version")
-    store.save(GUARDED, ServiceState(known_good=legacy), 0)
+    store.save(GUARDED, ServiceState(), ServiceState(known_good=legacy), "mark_known_good")
     boto3.client("ecs").deregister_task_definition(taskDefinition=ecr_world.revisions[30])
 
     # When a scheduled run checks it
