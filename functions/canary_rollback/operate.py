@@ -31,6 +31,7 @@ from canary_rollback.core.models import (
     ServiceState,
 )
 from canary_rollback.core.probe_spec import parse_probes_json
+from canary_rollback.core.readiness import ReadinessRecord
 from canary_rollback.core.state_codec import Writer
 from canary_rollback.http.prober import build_session, run_probes
 from canary_rollback.probe.snapshots import SnapshotRefused, operator_snapshot
@@ -116,6 +117,21 @@ def status(runtime: Runtime, guarded: GuardedService, recent: int = 5) -> Status
     state = store.load(guarded)
     service = runtime.ecs.describe(guarded)
     return Status(guarded, service, state, tuple(store.history(guarded, recent)))
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The last rollback readiness check (docs/readiness.md), and whether it checked the known-good now."""
+
+    record: ReadinessRecord
+    current: bool  # False: it checked an earlier known-good; the next scheduled run checks this one
+
+
+def readiness(state: ServiceState) -> Readiness | None:
+    if state.readiness is None:
+        return None
+    current = state.known_good is not None and state.known_good.arn == state.readiness.known_good
+    return Readiness(state.readiness, current)
 
 
 def history(runtime: Runtime, guarded: GuardedService, limit: int) -> tuple[dict[str, Any], ...]:

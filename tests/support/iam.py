@@ -78,6 +78,11 @@ def resource_arns(service: str, operation: str, params: dict[str, Any]) -> list[
         return [params["TopicArn"]]
     if service in ("cloudwatch", "monitoring") and operation == "DescribeAlarms":
         return [f"arn:aws:cloudwatch:{region_account}:alarm:{name}" for name in params["AlarmNames"]]
+    if service == "ecr":
+        registry = params.get("registryId", ACCOUNT)
+        return [f"arn:aws:ecr:{region_account.split(':')[0]}:{registry}:repository/{params['repositoryName']}"]
+    if service == "iam" and operation == "GetRole":
+        return [f"arn:aws:iam::{ACCOUNT}:role/{params['RoleName']}"]
     if service == "secretsmanager":
         return [f"arn:aws:secretsmanager:{region_account}:secret:{params['SecretId']}-AbCdEf"]  # the random suffix
     if service == "ssm":

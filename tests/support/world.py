@@ -120,8 +120,9 @@ def trail(world: Any, kinds: tuple[str, ...] = ()) -> list[dict[str, Any]]:
 
 
 def audit_actions(world: Any) -> list[str]:
-    """The audit trail oldest first: each decision's action, or the record's kind; promotions left out."""
-    return [r.get("action") or r["kind"] for r in trail(world)]
+    """The audit trail oldest first: each decision's action, or the record's kind; promotions and readiness
+    checks left out."""
+    return [r.get("action") or r["kind"] for r in trail(world) if r["kind"] != "readiness"]
 
 
 def decisions(world: Any) -> list[str]:

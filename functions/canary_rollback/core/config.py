@@ -50,6 +50,8 @@ class Settings:
     watch_interval_seconds: int = 10
     # The reconcile tick (docs/design.md): the stack's rollback alarms, read in one DescribeAlarms call a minute.
     rollback_alarms: tuple[str, ...] = ()
+    # Rollback readiness (docs/readiness.md): scheduled runs check the known-good at most this often.
+    readiness_interval_seconds: int = 300
 
 
 def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settings:
@@ -101,6 +103,7 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
         watch_seconds=watch_seconds,
         watch_interval_seconds=watch_interval,
         rollback_alarms=tuple(name.strip() for name in env.get("ROLLBACK_ALARMS", "").split(",") if name.strip()),
+        readiness_interval_seconds=_readiness_interval(env) if need_probes else 300,
     )
 
 
@@ -116,6 +119,17 @@ def _watch_settings(env: Mapping[str, str]) -> tuple[int, int]:
     if interval > watch_seconds:
         raise ConfigError(f"WATCH_INTERVAL_SECONDS: must not exceed WATCH_SECONDS ({watch_seconds}), got {interval}")
     return watch_seconds, interval
+
+
+# Below a minute the check would run with every scheduled run anyway; above a day it no longer warns in time.
+MIN_READINESS_INTERVAL, MAX_READINESS_INTERVAL = 60, 86400
+
+
+def _readiness_interval(env: Mapping[str, str]) -> int:
+    interval = _int(env, "READINESS_INTERVAL_SECONDS", 300, minimum=MIN_READINESS_INTERVAL)
+    if interval > MAX_READINESS_INTERVAL:
+        raise ConfigError(f"READINESS_INTERVAL_SECONDS: at most {MAX_READINESS_INTERVAL} (a day), got {interval}")
+    return interval
 
 
 def require_rollback_settings(settings: Settings) -> tuple[GuardedService, str]:

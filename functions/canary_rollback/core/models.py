@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from canary_rollback.core.readiness import ReadinessRecord
 from canary_rollback.core.rollback_record import Claim, RollbackRecord, Via
 
 FailureReason = Literal["status", "body", "latency", "timeout", "connection", "tls", "error"]
@@ -204,6 +205,8 @@ class ServiceState:
     version: int = 0
     last_failure: FailureSeen | None = None
     told: tuple[ToldAnswer, ...] = ()  # one per alarm: the last answer notified for it
+    # The last rollback readiness check (docs/readiness.md): written by the probe run alone.
+    readiness: ReadinessRecord | None = None
 
     @property
     def not_restorable(self) -> bool:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from canary_rollback.core.arns import revision_label
 from canary_rollback.core.models import AlarmSignal, Decision, GuardedService, RecoveryEvent
+from canary_rollback.core.readiness import ReadinessRecord
 from canary_rollback.core.rollback_record import MAX_TRIES, RollbackRecord
 
 _SUBJECT_LIMIT = 100  # SNS rejects longer subjects
@@ -201,3 +202,38 @@ def hook_paused_notification(
         lines += [f"URL:        {details.get('url')}", f"Reason:     {details.get('reason')}"]
     lines += ["", "ECS goes on with the deployment. Resume with: canary-rollback resume"]
     return Notification(_subject(f"[canary-rollback] {guarded.service}: {headline}"), "\n".join(lines))
+
+
+def readiness_notification(
+    guarded: GuardedService, record: ReadinessRecord, previous: ReadinessRecord | None
+) -> Notification:
+    """The known-good can no longer be restored (or can again): exactly what is missing, while a person can
+    still fix it calmly (docs/readiness.md)."""
+    label = revision_label(record.known_good)
+    if record.verdict == "not_ready":
+        first = record.missing[0]
+        subject = f"[canary-rollback] {guarded.service}: rollback NOT READY: {first.subject} {first.name}"
+    else:
+        subject = f"[canary-rollback] {guarded.service}: rollback ready again ({label})"
+    lines = [
+        f"Service:     {guarded.cluster}/{guarded.service}",
+        f"Known-good:  {label}  ({record.known_good})",
+        f"Checked at:  {record.checked_at.isoformat()}",
+        f"Readiness:   {record.headline()}",
+        f"Before:      {previous.headline() if previous else 'not checked yet'}",
+        "",
+        *record.lines(),
+    ]
+    if record.verdict == "not_ready":
+        lines += [
+            "",
+            "A rollback now would still be attempted, but ECS could not start its tasks (the deployment circuit",
+            "breaker would put the broken revision back). Before it is needed:",
+            "  - an image: push the same image again (the same manifest gives the same digest), and keep pinned",
+            "    digests out of the repository's lifecycle rule (docs/readiness.md);",
+            "  - a role: recreate it with the same name;",
+            "  - or vouch for another revision:",
+            f"    canary-rollback mark-known-good FAMILY:REVISION --cluster {guarded.cluster} "
+            f"--service {guarded.service} --table STATE_TABLE",
+        ]
+    return Notification(_subject(subject), "\n".join(lines))

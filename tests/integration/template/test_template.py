@@ -26,6 +26,7 @@ from demo.world.local_aws import ACCOUNT, REGION
 from demo.world.template import Resolver, load_template, parameter_defaults
 from tests.support.clock import SimulatedTime
 from tests.support.containers import container_clients
+from tests.support.ecr import ecr_image, push_image, register_with_image
 from tests.support.events import emf_lines, load_event
 from tests.support.iam import STACK, allows, permits, resolver, resource_arns, role_statements
 from tests.support.invoke import HOOK, PROBE, ROLLBACK, invoke
@@ -166,8 +167,9 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
     runtime = build_runtime(env, clients=container_clients(), clock=world.clock)
     SimulatedTime(world.clock).install(runtime)  # the watch on simulated time
     probe_handler.runtime.set(runtime)
-    world.alb.routes.mlflow_routed = False
     capsys.readouterr()
+    make_known_good(world)  # the promoting run checks rollback readiness: RollbackReady
+    world.alb.routes.mlflow_routed = False
     invoke(PROBE, load_event("schedule"))
     scheduled, scheduled_high = _emitted(capsys.readouterr().out)
     watch = invoke(PROBE, load_event("ecs-deployment-in-progress"))
@@ -192,7 +194,11 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
                 f"{logical_id} has a {props['Period']} s period on a standard metric"
             )
         watched[logical_id] = key
-    assert set(watched) == {"RollbackAlarm", "FastRollbackAlarm", "ProbesNotRunningAlarm", "ProbeErrorsAlarm"}
+    assert set(watched) == {
+        "RollbackAlarm", "FastRollbackAlarm", "ProbesNotRunningAlarm", "ProbeErrorsAlarm", "RollbackNotReadyAlarm"
+    }  # fmt: skip
+    assert watched["RollbackNotReadyAlarm"] in scheduled  # the scheduled runs check readiness, never the rounds
+    assert watched["RollbackNotReadyAlarm"] not in rounds
     # The one-minute alarm reads the scheduled runs only; the fast alarm reads the watch's rounds only
     assert watched["RollbackAlarm"] in scheduled
     assert watched["RollbackAlarm"] not in rounds
@@ -417,6 +423,13 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     assert world.probe_run()["ok"]  # recovery: RecoverySeconds + notification
     watch = invoke(PROBE, load_event("ecs-deployment-in-progress"))
     assert watch["action"] == "watched"  # the deployment watch: lease, heartbeats, rounds
+    # rollback readiness of a known-good whose image is in ECR (docs/readiness.md): DescribeImages, GetRole
+    image = ecr_image("hokusai/api", "build-40")
+    registry.push(image, push_image("hokusai/api", "build-40"))
+    world.simulator.deploy("hokusai-development", "hokusai-api", register_with_image(world.revisions[31], image))
+    world.minute()
+    world.advance_rollout()
+    make_known_good(world)
 
     # Then IAM, evaluated on each call's action, resource ARN and conditions, allows every one of them
     alarm_arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{world.stack.alarm_names['RollbackAlarm']}"
@@ -444,6 +457,7 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     assert {"ssm:GetParameter", "secretsmanager:GetSecretValue", "sns:Publish"} <= checked["ProbeFunction"]
     assert {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"} <= checked["ProbeFunction"]
     assert "dynamodb:UpdateItem" in checked["ProbeFunction"]  # the watch's heartbeat
+    assert {"ecr:DescribeImages", "iam:GetRole"} <= checked["ProbeFunction"]  # rollback readiness
 
 
 def test_the_policy_check_rejects_calls_outside_the_statements_scope() -> None:
