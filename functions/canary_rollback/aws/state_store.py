@@ -21,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
 from canary_rollback.core.errors import StateConflict, StateStoreError
+from canary_rollback.core.evidence import ProbeEvidence
 from canary_rollback.core.models import (
     Candidate,
     GuardedService,
@@ -223,7 +224,56 @@ def item_from_state(state: ServiceState) -> dict[str, Any]:
     if state.paused is not None:
         p = state.paused
         item["paused"] = {"M": {"by": {"S": p.by}, "at": {"S": _iso(p.at)}, "reason": {"S": p.reason}}}
+    if state.probe_failures:
+        item[PROBE_FAILURES] = probe_failures_item(state.probe_failures)
     return item
+
+
+PROBE_FAILURES = "probe_failures"
+
+
+def probe_failures_item(failures: tuple[ProbeEvidence, ...]) -> dict[str, Any]:
+    """`probe_failures`: one map per failing probe, keyed by its name (the probe pipeline's own attribute)."""
+    return {
+        "M": {
+            f.probe: {
+                "M": {
+                    "url": {"S": f.url},
+                    "expected": {"S": f.expected},
+                    "got": {"S": f.got},
+                    "reason": {"S": f.reason},
+                    "at": {"S": _iso(f.at)},
+                    "first_failed_at": {"S": _iso(f.first_failed_at)},
+                    "count": {"N": str(f.count)},
+                }
+            }
+            for f in failures
+        }
+    }
+
+
+def _probe_failures(top: _Attributes) -> tuple[ProbeEvidence, ...]:
+    failures = top.child(PROBE_FAILURES)
+    if failures is None:
+        return ()
+    read = []
+    for name in failures.names():
+        f = failures.child(name)
+        if f is None:
+            continue
+        read.append(
+            ProbeEvidence(
+                probe=name,
+                url=f.optional_text("url") or "",
+                expected=f.optional_text("expected") or "",
+                got=f.optional_text("got") or "",
+                reason=f.optional_text("reason") or "error",
+                at=f.time("at"),
+                first_failed_at=f.optional_time("first_failed_at") or f.time("at"),
+                count=f.number("count", 1),
+            )
+        )
+    return tuple(sorted(read, key=lambda e: e.probe))
 
 
 def _rollback_item(r: RollbackRecord) -> dict[str, Any]:
@@ -283,6 +333,9 @@ class _Attributes:
     def boolean(self, name: str) -> bool | None:
         value = self._m.get(name)
         return bool(value["BOOL"]) if isinstance(value, dict) and "BOOL" in value else None
+
+    def names(self) -> list[str]:
+        return sorted(self._m)
 
     def child(self, name: str) -> _Attributes | None:
         value = self._m.get(name)
@@ -345,6 +398,7 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
         last_run_id=top.optional_text("last_run_id"),
         paused=paused,
         version=top.number("version", 0),
+        probe_failures=_probe_failures(top),
     )
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from canary_rollback.core.evidence import ProbeEvidence
 from canary_rollback.core.rollback_record import Claim, RollbackRecord
 
 FailureReason = Literal["status", "body", "latency", "timeout", "connection", "tls", "error"]
@@ -81,6 +82,18 @@ class ServiceObservation:
         return self.deployment_strategy != "ROLLING"
 
     @property
+    def phase(self) -> str:
+        """`steady`; `deploying` (more than one deployment, or the PRIMARY rolling out); `scaling` (one rolled-out
+        deployment with tasks missing or extra: not a deployment)."""
+        if self.steady:
+            return "steady"
+        if len(self.deployments) != 1 or self.deployments[0].rollout_state == "IN_PROGRESS":
+            return "deploying"
+        if self.deployments[0].task_definition_arn != self.task_definition_arn:
+            return "deploying"
+        return "scaling"
+
+    @property
     def steady(self) -> bool:
         """One PRIMARY deployment on the service's task definition, rolled out, everything running.
 
@@ -148,6 +161,9 @@ class ServiceState:
     last_run_id: str | None = None
     paused: PauseFlag | None = None
     version: int = 0
+    # The probes failing in the latest runs or rounds, with what they expected and got (core/evidence.py): the
+    # rollback's evidence. Written only by the probe pipeline, as its own attribute of the state item.
+    probe_failures: tuple[ProbeEvidence, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,6 +216,8 @@ class Decision:
     notify: bool = False
     # How a `rolled_back` decision holds the lock: a fresh lock, its own dead attempt's, or an abandoned one's.
     claim: Claim = "free"
+    # The decision-table row that decided, by name (docs/design.md): the evidence card says it in words.
+    row: str | None = None
 
 
 @dataclass(frozen=True)

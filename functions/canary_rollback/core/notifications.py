@@ -1,98 +1,220 @@
-"""What a person reads in the SNS message: enough to act on without opening a console."""
+"""What a person (and a machine) reads in the SNS message: an evidence card (core/evidence.py), enough to act on
+without opening a console, and the structured decision for subscribers that parse it (docs/operate.md,
+"Evidence cards")."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
 
+from canary_rollback.core.evidence import (
+    SCHEMA,
+    AlarmRef,
+    CommandTarget,
+    DecisionRecord,
+    ProbeEvidence,
+    TargetImage,
+    labelled,
+    revision_label,
+    subject_line,
+)
 from canary_rollback.core.models import AlarmSignal, Decision, GuardedService, RecoveryEvent
 
-_SUBJECT_LIMIT = 100  # SNS rejects longer subjects
+__all__ = [
+    "CardFacts",
+    "Notification",
+    "decision_notification",
+    "decision_record",
+    "hook_failure_notification",
+    "recovery_notification",
+    "revision_label",
+]
 
 
 @dataclass(frozen=True)
 class Notification:
     subject: str
     body: str
+    decision: DecisionRecord | None = None  # the structured decision (docs/schemas/decision-1.schema.json)
+
+    def messages(self) -> dict[str, str]:
+        """One message per SNS protocol (`MessageStructure: json`): text for people (`default`, `email`), the
+        structured decision for programs (`sqs`, `lambda`), AWS Chatbot's custom format for `https` (the
+        decision under `metadata.additionalContext`; docs/operate.md says why)."""
+        if self.decision is None:
+            return {"default": self.body}
+        structured = json.dumps(self.decision.as_json(), sort_keys=True)
+        return {
+            "default": self.body,
+            "email": self.body,
+            "sqs": structured,
+            "lambda": structured,
+            "https": json.dumps(chatbot_message(self.decision, self.subject, structured), sort_keys=True),
+        }
 
 
-def revision_label(arn: str | None) -> str:
-    """`...:task-definition/hokusai-api-development:31` -> `hokusai-api-development:31`."""
-    if arn is None:
-        return "none"
-    return arn.rsplit("/", 1)[-1]
-
-
-def update_service_command(guarded: GuardedService, target_arn: str) -> str:
-    return (
-        f"aws ecs update-service --cluster {guarded.cluster} --service {guarded.service} "
-        f"--task-definition {revision_label(target_arn)}"
-    )
-
-
-def decision_notification(guarded: GuardedService, alarm: AlarmSignal | None, decision: Decision) -> Notification:
-    headline = {
-        "rolled_back": f"rolled back to {revision_label(decision.target)}",
-        "dry_run": f"would roll back to {revision_label(decision.target)} (dry run)",
-        "no_known_good": "ALARM but no known-good revision: not rolled back",
-        "already_known_good": "ALARM on the known-good itself: not a deployment fault",
-        "cooldown": "ALARM during rollback cooldown: not rolled back",
-        "in_progress": "rollback already in progress",
-        "ignored": "alarm event ignored",
-        "stale": "ALARM event is stale: not acted on",
-        "paused": "ALARM while automatic rollback is paused: not rolled back",
-    }[decision.action]
-    subject = _subject(f"[canary-rollback] {guarded.service}: {headline}")
-    lines = [
-        f"Service:  {guarded.cluster}/{guarded.service}",
-        f"Alarm:    {alarm.alarm_name if alarm else 'n/a'} ({alarm.state if alarm else 'n/a'})",
-        f"Action:   {decision.action}",
-        f"From:     {revision_label(decision.current)}  ({decision.current or 'n/a'})",
-        f"To:       {revision_label(decision.target)}  ({decision.target or 'n/a'})",
-        f"Reason:   {decision.reason}",
-    ]
-    if alarm is not None and alarm.reason:
-        lines.append(f"Alarm reason: {alarm.reason}")
-    if decision.action == "rolled_back" and decision.target:
-        lines += [
-            "",
-            "Equivalent command (already executed):",
-            "  " + update_service_command(guarded, decision.target),
-        ]
-    elif decision.action in ("dry_run", "cooldown", "paused") and decision.target:
-        lines += ["", "To roll back by hand:", "  " + update_service_command(guarded, decision.target)]
-    elif decision.action == "no_known_good":
-        lines += [
-            "",
-            "No revision has passed the probes on a steady service yet. Pick a revision you trust and run:",
-            f"  aws ecs update-service --cluster {guarded.cluster} --service {guarded.service} "
-            "--task-definition FAMILY:REVISION",
-            "or record one with: canary-rollback mark-known-good ARN",
-        ]
-    return Notification(subject, "\n".join(lines))
-
-
-def recovery_notification(guarded: GuardedService, event: RecoveryEvent) -> Notification:
-    target = revision_label(event.rollback.to_arn)
-    if event.outcome == "recovered":
-        subject = _subject(f"[canary-rollback] {guarded.service}: recovered on {target}")
-        summary = f"All probes pass on {target}, {event.seconds} s after the rollback decision."
-    else:
-        subject = _subject(f"[canary-rollback] {guarded.service}: rollback to {target} did NOT recover")
-        summary = f"The service is steady on {target} but probes still fail: the fault is not the deployment's."
-    body = "\n".join(
+def chatbot_message(record: DecisionRecord, title: str, structured: str) -> dict[str, Any]:
+    """AWS Chatbot (Amazon Q Developer in chat applications) custom notification: `additionalContext` values are
+    strings in its schema, so the decision travels there as its JSON text."""
+    evidence = [f"• `{item.probe}` {item.url}: expected {item.expected}, got *{item.got}*" for item in record.evidence]
+    images = [f"• {image.line()}" for image in record.images or ()]
+    description = "\n".join(
         [
-            f"Service:  {guarded.cluster}/{guarded.service}",
-            f"Rollback: {event.rollback.rollback_id} (alarm {event.rollback.alarm})",
-            f"From:     {revision_label(event.rollback.from_arn)}",
-            f"To:       {target}",
-            summary,
+            record.reason,
+            *(["*Evidence*", *evidence] if evidence else []),
+            *(["*Target images*", *images] if images else []),
         ]
     )
-    return Notification(subject, body)
+    related = [arn for arn in (record.current, record.target) if arn]
+    return {
+        "version": "1.0",
+        "source": "custom",
+        "content": {
+            "textType": "client-markdown",
+            "title": title,
+            "description": description,
+            "nextSteps": list(record.next_steps),
+            "keywords": [record.action, record.service],
+        },
+        "metadata": {
+            "threadId": f"canary-rollback/{record.cluster}/{record.service}",
+            "summary": title,
+            "eventType": "RollbackDecision",
+            "relatedResources": related,
+            "additionalContext": {"schema": SCHEMA, "decision": structured},
+        },
+    }
 
 
-def _subject(text: str) -> str:
-    return text if len(text) <= _SUBJECT_LIMIT else text[: _SUBJECT_LIMIT - 3] + "..."
+@dataclass(frozen=True)
+class CardFacts:
+    """What the notifier knows beyond the decision itself."""
+
+    evidence: tuple[ProbeEvidence, ...] = ()
+    images: tuple[TargetImage, ...] | None = None  # what the target deploys; None: unknown
+    command: CommandTarget | None = None  # how a person names this stack (`--stack NAME`, or the three options)
+    cooldown_ends_at: datetime | None = None
+    decided_at: datetime | None = None
+    dry_run: bool = False
+    origin: str = "rollback"
+    facts: tuple[tuple[str, str], ...] = ()
+    extra_lines: tuple[str, ...] = field(default=())
+
+
+def decision_record(
+    guarded: GuardedService, alarm: AlarmSignal | None, decision: Decision, facts: CardFacts | None = None
+) -> DecisionRecord:
+    facts = facts or CardFacts()
+    command = facts.command or CommandTarget(guarded.cluster, guarded.service)
+    return DecisionRecord(
+        action=decision.action,
+        cluster=guarded.cluster,
+        service=guarded.service,
+        reason=decision.reason,
+        decided_at=facts.decided_at or datetime.now(UTC),
+        alarm=AlarmRef(alarm.alarm_name, alarm.changed_at) if alarm is not None else None,
+        current=decision.current,
+        target=decision.target,
+        images=facts.images if decision.target is not None else None,
+        evidence=facts.evidence,
+        next_steps=next_steps(decision.action, decision.target, command, facts),
+        row=decision.row,
+        origin=facts.origin,
+        facts=facts.facts,
+        dry_run=facts.dry_run,
+        extra_lines=facts.extra_lines,
+    )
+
+
+def decision_notification(
+    guarded: GuardedService, alarm: AlarmSignal | None, decision: Decision, facts: CardFacts | None = None
+) -> Notification:
+    record = decision_record(guarded, alarm, decision, facts)
+    return Notification(record.subject(), record.card_text(), record)
+
+
+def next_steps(action: str, target: str | None, command: CommandTarget, facts: CardFacts) -> tuple[str, ...]:
+    """What happens next and the exact command a person would run. A manual rollback is always
+    `canary-rollback rollback` (the restore plan, the lock, digest-pinned images), never `aws ecs update-service`
+    to a revision whose image tags ECS would resolve again."""
+    status = f"See the state: {command.command('status')}"
+    rollback = f"Roll back by hand (shows the plan, asks to confirm): {command.command('rollback')}"
+    label = revision_label(target)
+    if action == "rolled_back":
+        return (
+            f"ECS deploys {label}; the next probe runs judge it, and a 'recovered' or 'did NOT recover' notification "
+            "follows.",
+            "To hold further automatic rollbacks while you investigate: "
+            + command.command("pause", "--reason", "TEXT"),
+            status,
+        )
+    if action == "dry_run":
+        return ("Nothing was changed: DRY_RUN is on.", rollback, status)
+    if action == "paused":
+        resume = f"Let alarms roll back again: {command.command('resume')}"
+        return ("Nothing was changed while paused.", rollback, resume)
+    if action == "cooldown":
+        ends = facts.cooldown_ends_at
+        until = f" at {ends.astimezone(UTC).isoformat(timespec='seconds')}" if ends is not None else ""
+        return (f"The cooldown ends{until}; until then alarms are reported, not acted on.", rollback, status)
+    if action == "no_known_good":
+        return (
+            "Pick a revision you trust and record it (with its image digests): "
+            + command.command("mark-known-good", "FAMILY:REVISION"),
+            f"Then roll back to it: {command.command('rollback')}",
+        )
+    if action in ("already_known_good", "not_recovered"):
+        return ("Look outside the deployment: the load balancer's rules, a dependency, configuration.", status)
+    if action in ("reverted", "not_restorable"):
+        return (
+            "Find out why the known-good's tasks do not start (service events, stopped tasks).",
+            "Record another known-good: " + command.command("mark-known-good", "FAMILY:REVISION"),
+            rollback,
+        )
+    if action == "recovered":
+        return ("Nothing to do now; find the cause of the failed deployment before deploying again.", status)
+    if action == "gate_failed":
+        return ("ECS rolls the deployment back by itself; production traffic stays on the previous revision.", status)
+    if action in ("ignored", "quiet"):
+        return ()
+    return (status,)
+
+
+def recovery_notification(
+    guarded: GuardedService, event: RecoveryEvent, facts: CardFacts | None = None
+) -> Notification:
+    facts = facts or CardFacts()
+    rollback = event.rollback
+    target = revision_label(rollback.to_arn)
+    if event.outcome == "recovered":
+        reason = f"All probes pass on {target}, {event.seconds} s after the rollback decision."
+    else:
+        reason = f"The service is steady on {target} but probes still fail: the fault is not the deployment's."
+    command = facts.command or CommandTarget(guarded.cluster, guarded.service)
+    record = DecisionRecord(
+        action=event.outcome,
+        cluster=guarded.cluster,
+        service=guarded.service,
+        reason=reason,
+        decided_at=facts.decided_at or datetime.now(UTC),
+        alarm=AlarmRef(rollback.alarm, None) if rollback.alarm else None,
+        current=rollback.to_arn,
+        target=rollback.to_arn,
+        images=facts.images,
+        evidence=facts.evidence,
+        next_steps=next_steps(event.outcome, rollback.to_arn, command, facts),
+        origin=facts.origin,
+        facts=labelled(
+            [
+                ("Rollback", f"{rollback.rollback_id} (alarm {rollback.alarm})"),
+                ("From", revision_label(rollback.from_arn)),
+                ("Recovered in", f"{event.seconds} s" if event.seconds is not None else None),
+            ]
+        ),
+    )
+    return Notification(record.subject(), record.card_text(), record)
 
 
 def hook_failure_notification(
@@ -101,28 +223,28 @@ def hook_failure_notification(
     target_revision_arn: str,
     deployment_arn: str,
     details: dict[str, object],
+    facts: CardFacts | None = None,
 ) -> Notification:
     """The gate failed a blue/green deployment: ECS rolls it back by itself; say which probe saw what."""
-    revision = target_revision_arn.rsplit("/", 1)[-1]
+    facts = facts or CardFacts()
     probe = details.get("probe")
     if probe is not None:
         headline = f"deployment gate FAILED at {stage}: {probe} {details.get('status') or details.get('reason')}"
+        reason = f"probe {probe} failed at {stage}: {details.get('reason')} (status {details.get('status')})"
     else:
         headline = f"deployment gate FAILED at {stage}"
-    lines = [
-        f"Service:    {guarded.cluster}/{guarded.service}",
-        f"Stage:      {stage}",
-        f"Revision:   {revision}  ({target_revision_arn})",
-        f"Deployment: {deployment_arn or 'n/a'}",
-    ]
-    if probe is not None:
-        lines += [
-            f"Probe:      {probe}",
-            f"URL:        {details.get('url')}",
-            f"Status:     {details.get('status')}",
-            f"Reason:     {details.get('reason')}",
-        ]
-    elif details.get("note"):
-        lines.append(f"Reason:     {details['note']}")
-    lines += ["", "ECS rolls the deployment back to the previous service revision; production traffic stays there."]
-    return Notification(_subject(f"[canary-rollback] {guarded.service}: {headline}"), "\n".join(lines))
+        reason = f"the gate failed at {stage}: {details.get('note') or details.get('reason') or 'see the details'}"
+    command = facts.command or CommandTarget(guarded.cluster, guarded.service)
+    record = DecisionRecord(
+        action="gate_failed",
+        cluster=guarded.cluster,
+        service=guarded.service,
+        reason=reason,
+        decided_at=facts.decided_at or datetime.now(UTC),
+        current=target_revision_arn,
+        evidence=facts.evidence,
+        next_steps=next_steps("gate_failed", None, command, facts),
+        origin="gate",
+        facts=labelled([("Stage", stage), ("Deployment", deployment_arn or None)]),
+    )
+    return Notification(subject_line(f"[canary-rollback] {guarded.service}: {headline}"), record.card_text(), record)

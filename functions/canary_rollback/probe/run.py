@@ -14,6 +14,7 @@ from typing import Any
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.state_store import update_with_retry
 from canary_rollback.core.errors import EcsError
+from canary_rollback.core.evidence import advance_failures
 from canary_rollback.core.metrics import probe_run_metrics, service_metric
 from canary_rollback.core.models import GuardedService, ProbeResult, ServiceObservation, ServiceState
 from canary_rollback.core.notifications import recovery_notification
@@ -126,7 +127,15 @@ def execute_probe_run(
 
     run_ok = all(result.ok for result in results)
     if not records:
-        return ProbeRunReport(results, None, None, settings.known_good_after)  # nothing a round may record
+        if state is not None and (state.probe_failures or not run_ok):
+            # Nothing else to record, but the failure evidence is the rollback's: keep it current (one write,
+            # only while something fails or just stopped failing).
+            def keep_evidence(current: ServiceState) -> tuple[ServiceState, None]:
+                failures = advance_failures(current.probe_failures, specs, results, now)
+                return replace(current, probe_failures=failures), None
+
+            update_with_retry(store, guarded, keep_evidence, loaded=state)
+        return ProbeRunReport(results, None, None, settings.known_good_after)  # nothing else a round may record
     service = runtime.ecs.describe(guarded)
     if state is None:
         state = store.load(guarded)  # read once: the snapshot's prediction and the tracking write share it
@@ -146,7 +155,8 @@ def execute_probe_run(
             )
         else:
             outcome = track_watch_round(state, service, run_ok, now, before=before)
-        return outcome.state, outcome
+        failures = advance_failures(state.probe_failures, specs, results, now)
+        return replace(outcome.state, probe_failures=failures), outcome
 
     saved, outcome = update_with_retry(store, guarded, advance, loaded=state)
     tracking = replace(outcome, state=saved)

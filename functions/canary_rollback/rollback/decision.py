@@ -69,10 +69,14 @@ def decide_rollback(
     """What to do about one alarm state change. What a rollback restores (the known-good as it is, or a
     digest-pinned copy) is the restore plan's business (restore.py), not the decision's."""
     if alarm is None:
-        return Decision("ignored", "not a CloudWatch alarm state change this function recognises", None, None)
+        return Decision(
+            "ignored", "not a CloudWatch alarm state change this function recognises", None, None, row="not an alarm"
+        )
     current = service.task_definition_arn if service is not None else None
     if alarm.state != "ALARM":
-        return Decision("ignored", f"alarm {alarm.alarm_name} is {alarm.state}, not ALARM", current, None)
+        return Decision(
+            "ignored", f"alarm {alarm.alarm_name} is {alarm.state}, not ALARM", current, None, row="not an alarm"
+        )
 
     lock = state.last_rollback
     claim: Claim = lock.claim(alarm.state_change, now) if lock is not None else "free"
@@ -85,6 +89,7 @@ def decide_rollback(
             current,
             lock.to_arn,
             claim="replay",
+            row="replay",
         )
     if lock is not None and claim in ("resume", "takeover") and current == lock.to_arn:
         whose = (
@@ -97,11 +102,12 @@ def decide_rollback(
             lock.to_arn,
             notify=True,
             claim=claim,
+            row="finish",
         )
 
     stale = _staleness(alarm, alarm_now, now, settings)
     if stale is not None:
-        return Decision("stale", stale, current, None, notify=True)
+        return Decision("stale", stale, current, None, notify=True, row="stale")
     if state.paused is not None:
         pause = state.paused
         return Decision(
@@ -110,9 +116,10 @@ def decide_rollback(
             current,
             state.known_good.arn if state.known_good else None,
             notify=True,
+            row="paused",
         )
     if service is None:  # the responder describes the service for every fresh ALARM; keep the function total
-        return Decision("ignored", "the guarded service could not be described", None, None)
+        return Decision("ignored", "the guarded service could not be described", None, None, row="no service")
 
     known_good = state.known_good
     if known_good is None:
@@ -122,6 +129,7 @@ def decide_rollback(
             current,
             None,
             notify=True,
+            row="no known-good",
         )
     target = known_good.arn
 
@@ -134,6 +142,7 @@ def decide_rollback(
             lock.to_arn,
             notify=True,
             claim="resume",
+            row="resume",
         )
     if service.gated and not service.steady:
         return Decision(
@@ -142,6 +151,7 @@ def decide_rollback(
             "and ECS rolls it back by itself; rolling back on top of that would race it",
             current,
             target,
+            row="gated deployment",
         )
     if lock is not None and claim == "held":
         return Decision(
@@ -150,6 +160,7 @@ def decide_rollback(
             f"until {lock.lease_end.isoformat()}",
             current,
             lock.to_arn,
+            row="lock held",
         )
     takeover = lock is not None and claim == "takeover"
 
@@ -161,6 +172,7 @@ def decide_rollback(
                 f"({int((now - lock.at).total_seconds())} s ago); waiting for the probes' verdict",
                 current,
                 target,
+                row="rolled here",
             )
         if service.steady:
             return Decision(
@@ -169,8 +181,15 @@ def decide_rollback(
                 current,
                 target,
                 notify=True,
+                row="already known-good",
             )
-        return Decision("in_progress", "the service is already deploying its known-good", current, target)
+        return Decision(
+            "in_progress",
+            "the service is already deploying its known-good",
+            current,
+            target,
+            row="deploying known-good",
+        )
 
     if lock is not None and lock.cooling_down(now, settings.cooldown):
         return Decision(
@@ -180,6 +199,7 @@ def decide_rollback(
             current,
             target,
             notify=True,
+            row="cooldown",
         )
 
     takeover_note = f"; took over abandoned rollback {lock.rollback_id}" if takeover and lock is not None else ""
@@ -190,6 +210,7 @@ def decide_rollback(
             current,
             target,
             notify=True,
+            row="dry run",
         )
     return Decision(
         "rolled_back",
@@ -198,6 +219,7 @@ def decide_rollback(
         target,
         notify=True,
         claim="takeover" if takeover else "free",
+        row="roll back",
     )
 
 
