@@ -19,6 +19,7 @@ from canary_rollback.aws.alarms import AlarmReader
 from canary_rollback.aws.clients import AwsClients
 from canary_rollback.aws.cloudwatch import CloudWatchSink
 from canary_rollback.aws.ecs import EcsGateway
+from canary_rollback.aws.events import DecisionEvents
 from canary_rollback.aws.notifier import SnsNotifier
 from canary_rollback.aws.parameters import ParameterSource
 from canary_rollback.aws.state_store import StateStore
@@ -94,6 +95,11 @@ class Runtime:
     def notifier(self) -> SnsNotifier:
         topic = self.settings.notify_topic_arn
         return SnsNotifier(self.clients.sns if topic else None, topic)
+
+    @property
+    def decision_events(self) -> DecisionEvents:
+        bus = self.settings.decision_event_bus
+        return DecisionEvents(self.clients.events if bus else None, bus)
 
 
 def build_runtime(

@@ -415,6 +415,9 @@ def _resource_arns(service: str, operation: str, params: dict[str, Any]) -> list
         return [f"arn:aws:secretsmanager:{region_account}:secret:{params['SecretId']}-AbCdEf"]  # the random suffix
     if service == "ssm":
         return [f"arn:aws:ssm:{region_account}:parameter/{params['Name'].lstrip('/')}"]
+    if service == "events" and operation == "PutEvents":
+        buses = [entry.get("EventBusName") or "default" for entry in params["Entries"]]
+        return [bus if bus.startswith("arn:") else f"arn:aws:events:{region_account}:event-bus/{bus}" for bus in buses]
     return ["*"]
 
 
@@ -508,6 +511,8 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
         checked["RollbackFunction"]
     )
     assert {"ssm:GetParameter", "secretsmanager:GetSecretValue", "sns:Publish"} <= checked["ProbeFunction"]
+    assert "events:PutEvents" in checked["RollbackFunction"]
+    assert "events:PutEvents" in checked["ProbeFunction"]  # the recovery verdict
     assert {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"} <= checked["ProbeFunction"]
     assert "dynamodb:UpdateItem" in checked["ProbeFunction"]  # the watch's heartbeat
 
@@ -586,6 +591,7 @@ def test_hook_policy_is_scoped() -> None:
         "dynamodb:PutItem",
         "cloudwatch:PutMetricData",
         "sns:Publish",
+        "events:PutEvents",  # the failed gate's decision event, on the default bus only
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
     }  # no ECS action at all: ECS itself rolls a failed gate back
@@ -679,6 +685,7 @@ def test_every_aws_call_the_hook_makes_is_allowed_by_its_policy(world: Any, json
         "ssm:GetParameter",
         "secretsmanager:GetSecretValue",
         "cloudwatch:PutMetricData",  # the demo world's sink is `cloudwatch`
+        "events:PutEvents",  # the failed gate's decision event
     } <= calls
 
 

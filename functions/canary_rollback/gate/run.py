@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from canary_rollback.core.config import require_hook_settings
+from canary_rollback.core.config import command_target, require_hook_settings
 from canary_rollback.core.errors import CanaryRollbackError
+from canary_rollback.core.evidence import advance_failures
 from canary_rollback.core.metrics import hook_metrics
 from canary_rollback.core.models import GuardedService, ProbeResult
-from canary_rollback.core.notifications import hook_failure_notification
+from canary_rollback.core.notifications import CardFacts, hook_failure_notification
 from canary_rollback.core.observability import best_effort, logger
+from canary_rollback.core.probe_spec import ProbeSpec
 from canary_rollback.gate.stages import (
     HookAnswer,
     HookEvent,
@@ -36,6 +38,7 @@ class HookOutcome:
     answer: HookAnswer
     event: HookEvent | None
     results: tuple[ProbeResult, ...] = ()
+    probes: tuple[ProbeSpec, ...] = ()  # as probed (at the stage's URL): the failure evidence names them
 
 
 def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None) -> HookOutcome:
@@ -69,7 +72,7 @@ def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None
         results = tuple(run_probes(plan.probes, session, runtime.resolve_secret, deadline))
         answer = decide_hook(event, results, plan.probes, hook_settings)
     now = runtime.clock()
-    outcome = HookOutcome(answer, event, results)
+    outcome = HookOutcome(answer, event, results, plan.probes if results else ())
     if results:
         for result, spec in zip(results, plan.probes, strict=True):
             logger.info(
@@ -110,14 +113,25 @@ def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now
     else:
         logger.info("hook answer", extra=logged)
     if answer.status == "FAILED":
+        facts = CardFacts(
+            evidence=advance_failures((), outcome.probes, outcome.results, now),
+            command=command_target(runtime.settings),
+            decided_at=now,
+            origin="gate",
+        )
         notification = hook_failure_notification(
             guarded,
             event.stage if event else "unknown stage",
             event.target_revision_arn if event else "unknown revision",
             event.resource_arn if event else "",
             answer.details,
+            facts,
         )
         _best_effort("notify the failed gate", lambda: runtime.notifier.publish(notification))
+        decision = notification.decision
+        if decision is not None:
+            resources = (event.service_arn,) if event else ()
+            _best_effort("put the decision event", lambda: runtime.decision_events.put(decision, resources))
 
 
 def _best_effort(what: str, action: Callable[[], object]) -> None:

@@ -13,12 +13,13 @@ from typing import Any
 
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.core.config import command_target
 from canary_rollback.core.errors import EcsError
-from canary_rollback.core.evidence import advance_failures
+from canary_rollback.core.evidence import advance_failures, deployed_images
 from canary_rollback.core.metrics import probe_run_metrics, service_metric
 from canary_rollback.core.models import GuardedService, ProbeResult, ServiceObservation, ServiceState
-from canary_rollback.core.notifications import recovery_notification
-from canary_rollback.core.observability import logger
+from canary_rollback.core.notifications import CardFacts, recovery_notification
+from canary_rollback.core.observability import best_effort, logger
 from canary_rollback.http.prober import run_probes
 from canary_rollback.probe.snapshots import agreed_digests
 from canary_rollback.probe.tracking import (
@@ -193,9 +194,33 @@ def execute_probe_run(
             },
             now,
         )
-        runtime.notifier.publish(recovery_notification(guarded, event))
+        notification = recovery_notification(
+            guarded, event, recovery_facts(runtime, tracking.state, now, count_towards_known_good)
+        )
+        runtime.notifier.publish(notification)
+        verdict = notification.decision
+        if verdict is not None:
+            resources = (event.rollback.to_arn,)
+            best_effort("could not put the decision event", lambda: runtime.decision_events.put(verdict, resources))
         logger.info("rollback outcome", extra={"outcome": event.outcome, "seconds": event.seconds})
     return ProbeRunReport(results, tracking, service, settings.known_good_after)
+
+
+def recovery_facts(runtime: Runtime, state: ServiceState, now: datetime, scheduled: bool) -> CardFacts:
+    """The recovery verdict's evidence card: the failures still on record (none once recovered) and the images the
+    service runs now, from the known-good's snapshot when it is the revision judged."""
+    known_good, rollback = state.known_good, state.last_rollback
+    images = None
+    judged_known_good = known_good is not None and rollback is not None and known_good.arn == rollback.to_arn
+    if judged_known_good and known_good is not None and known_good.snapshot is not None:
+        images = deployed_images(known_good.snapshot.definition)
+    return CardFacts(
+        evidence=state.probe_failures,
+        images=images,
+        command=command_target(runtime.settings),
+        decided_at=now,
+        origin="probe" if scheduled else "watch",
+    )
 
 
 def capture_snapshot(ecs: EcsGateway, guarded: GuardedService, arn: str) -> SnapshotCapture:

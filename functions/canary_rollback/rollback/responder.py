@@ -20,14 +20,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.core.config import command_target
 from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
+from canary_rollback.core.evidence import DecisionRecord
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
-from canary_rollback.core.notifications import decision_notification
+from canary_rollback.core.notifications import CardFacts, decision_notification, decision_record
 from canary_rollback.core.observability import best_effort, logger
 from canary_rollback.core.rollback_record import RollbackRecord, take_lock
 from canary_rollback.rollback.decision import RollbackSettings, decide_rollback
-from canary_rollback.rollback.restore import TargetPlan, plan_rollback_target
+from canary_rollback.rollback.restore import TargetPlan, plan_rollback_target, target_images
 from canary_rollback.runtime import Runtime
 
 LOCK_ATTEMPTS = 5
@@ -69,13 +71,14 @@ class RollbackResponder:
     def respond(self, alarm: AlarmSignal | None) -> RollbackOutcome:
         now = self._rt.clock()
         try:
+            state = ServiceState()
             if alarm is None or alarm.state != "ALARM":
-                decision = decide_rollback(alarm, None, ServiceState(), now, self._settings)
+                decision = decide_rollback(alarm, None, state, now, self._settings)
                 acted = False
             else:
-                decision, acted = self._decide_and_act(alarm, now)
+                decision, acted, state = self._decide_and_act(alarm, now)
             outcome = RollbackOutcome(decision, alarm, self._guarded)
-            self._report(outcome, now, best_effort=acted)
+            self._report(outcome, now, best_effort=acted, facts=self.card_facts(decision, state, now))
         except CanaryRollbackError as exc:
             self._record_error(alarm, exc, now)
             raise
@@ -115,15 +118,16 @@ class RollbackResponder:
             known_good = replace(known_good, snapshot=self._rt.ecs.registrable_snapshot(known_good.arn))
         return plan_rollback_target(known_good, active, self._rt.settings.pin_image_digests)
 
-    def _decide_and_act(self, alarm: AlarmSignal, now: datetime) -> tuple[Decision, bool]:
-        """(decision, whether ECS was asked to act). Loops only when another responder wrote the state first."""
+    def _decide_and_act(self, alarm: AlarmSignal, now: datetime) -> tuple[Decision, bool, ServiceState]:
+        """(decision, whether ECS was asked to act, the state it was decided on). Loops only when another responder
+        wrote the state first."""
         alarm_now = self._rt.alarms.now(alarm.alarm_name)
         for _ in range(LOCK_ATTEMPTS):
             state, current, decision, plan = self._decide(alarm, now, alarm_now)
             if decision.action != "rolled_back":
-                return decision, False
+                return decision, False, state
             if decision.claim == "replay":
-                return decision, False  # answered before; nothing to do, nobody to tell twice
+                return decision, False, state  # answered before; nothing to do, nobody to tell twice
             held = state.last_rollback
             if decision.claim == "resume" and held is not None:
                 # Resuming is holding the lock again: renew its lease with the same conditional write a takeover
@@ -137,7 +141,10 @@ class RollbackResponder:
                 continue  # someone else changed the state first: decide again on fresh data
             if decision.claim == "takeover":
                 self._audit_takeover(held, lock, now)
-            return self._carry_out(decision, lock, current, plan), True
+            carried = self._carry_out(decision, lock, current, plan)
+            if carried.target is not None and carried.target != lock.to_arn:
+                lock = lock.copied(carried.target)  # the copy it registered, for the card's images
+            return carried, True, replace(state, last_rollback=lock)
         raise StateConflict(f"state of {self._guarded.key} kept changing; no decision after {LOCK_ATTEMPTS} tries")
 
     def _new_lock(self, alarm: AlarmSignal, decision: Decision, state: ServiceState, now: datetime) -> RollbackRecord:
@@ -240,9 +247,27 @@ class RollbackResponder:
         return bool(applied)
 
     # ---- reporting -----------------------------------------------------------------------------------
-    def _report(self, outcome: RollbackOutcome, now: datetime, *, best_effort: bool) -> None:
-        """Audit, metric, notification. Before any action they must succeed (a retry decides again); after
-        ECS accepted an UpdateService they are best effort, so a broken topic cannot undo a rollback's answer."""
+    def card_facts(self, decision: Decision, state: ServiceState, now: datetime) -> CardFacts:
+        """The evidence card's facts (docs/operate.md): the probes' failures on record, what the target deploys
+        down to the digest, when a cooldown ends, and how a person names this stack on the command line."""
+        lock = state.last_rollback
+        cooldown_ends = (
+            lock.at + self._settings.cooldown if lock is not None and decision.action == "cooldown" else None
+        )
+        images = target_images(state.known_good, decision.target, lock, self._rt.settings.pin_image_digests)
+        return CardFacts(
+            evidence=state.probe_failures,
+            images=images,
+            command=command_target(self._rt.settings),
+            cooldown_ends_at=cooldown_ends,
+            decided_at=now,
+            dry_run=self._settings.dry_run,
+        )
+
+    def _report(self, outcome: RollbackOutcome, now: datetime, *, best_effort: bool, facts: CardFacts) -> None:
+        """Audit, metric, notification, decision event. Before any action they must succeed (a retry decides
+        again); after ECS accepted an UpdateService they are best effort, so a broken topic cannot undo a
+        rollback's answer. The decision event is always best effort (docs/operate.md)."""
         decision, alarm = outcome.decision, outcome.alarm
         record = {
             "kind": "decision",
@@ -261,13 +286,20 @@ class RollbackResponder:
             metric = service_metric("Rollbacks", "Count", value, self._rt.settings.service_name, now)
             steps.append(("publish the Rollbacks metric", lambda: self._rt.metrics_sink.publish([metric])))
         if decision.notify:
-            message = decision_notification(self._guarded, alarm, decision)
+            message = decision_notification(self._guarded, alarm, decision, facts)
             steps.append(("send the notification", lambda: self._rt.notifier.publish(message)))
         for what, step in steps:
             if best_effort:
                 self._best_effort(what, step)
             else:
                 step()
+        if decision.claim != "replay":
+            self._put_event(decision_record(self._guarded, alarm, decision, facts))
+
+    def _put_event(self, record: DecisionRecord) -> None:
+        """Every decision on the event bus (docs/operate.md, "Decision events"): best effort, before or after ECS."""
+        resources = (record.current or "", record.target or "")
+        best_effort("could not put the decision event", lambda: self._rt.decision_events.put(record, resources))
 
     def _best_effort(self, what: str, step: Callable[[], object]) -> None:
         # After UpdateService nothing may fail the invocation.
