@@ -22,13 +22,14 @@ from typing import Any
 from canary_rollback.aws.state_store import update_with_retry
 from canary_rollback.core.config import command_target
 from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
-from canary_rollback.core.evidence import DecisionRecord
+from canary_rollback.core.evidence import DecisionRecord, TargetImage
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
 from canary_rollback.core.notifications import CardFacts, decision_notification, decision_record
 from canary_rollback.core.observability import best_effort, logger
 from canary_rollback.core.rollback_record import RollbackRecord, take_lock
 from canary_rollback.rollback.decision import RollbackSettings, decide_rollback
+from canary_rollback.rollback.manual import OPERATOR_ALARM, decide_operator_rollback, operator_state_change
 from canary_rollback.rollback.restore import TargetPlan, plan_rollback_target, target_images
 from canary_rollback.runtime import Runtime
 
@@ -40,6 +41,7 @@ class RollbackOutcome:
     decision: Decision
     alarm: AlarmSignal | None
     guarded: GuardedService
+    operator: str | None = None  # a person's rollback (`canary-rollback rollback`): who, as the audit trail says
 
     def as_response(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,21 @@ class RollbackOutcome:
             "current": self.decision.current,
             "target": self.decision.target,
         }
+
+
+@dataclass(frozen=True)
+class OperatorPlan:
+    """A person's rollback as it would be carried out now: from, to, and each image with its pinned digest."""
+
+    decision: Decision
+    state: ServiceState
+    plan: TargetPlan | None
+    images: tuple[TargetImage, ...] | None
+    now: datetime
+
+    @property
+    def acts(self) -> bool:
+        return self.decision.action == "rolled_back"
 
 
 class RollbackResponder:
@@ -87,6 +104,76 @@ class RollbackResponder:
     def preview(self, alarm: AlarmSignal, now: datetime) -> Decision:
         """What the alarm would decide now: gathers the same inputs, acts on nothing, records nothing."""
         return self._decide(alarm, now, None)[2]
+
+    # ---- a person's rollback (rollback/manual.py) -----------------------------------------------------
+    def plan_operator_rollback(self, operator: str, reason: str) -> OperatorPlan:
+        """What `canary-rollback rollback` would do now, with the same restore plan an alarm's rollback uses
+        (a digest-pinned copy when the known-good would be restored pinned). Acts on nothing."""
+        now = self._rt.clock()
+        state = self._store.load(self._guarded)
+        service = self._rt.ecs.describe(self._guarded)
+        decision = decide_operator_rollback(service, state, now, operator, reason)
+        plan = self._plan(decision, state, service.task_definition_arn)
+        if plan is not None:
+            decision = replace(decision, reason=f"{decision.reason}; {plan.reason()}", needs_copy=plan.register)
+        known_good = state.known_good
+        if plan is not None and known_good is not None:
+            images = plan.images(known_good)
+        else:
+            images = target_images(
+                known_good, decision.target, state.last_rollback, self._rt.settings.pin_image_digests
+            )
+        return OperatorPlan(decision, state, plan, images, now)
+
+    def operator_rollback(self, operator: str, reason: str, shown: OperatorPlan | None = None) -> RollbackOutcome:
+        """Carry out a person's rollback under the rollback lock, audited with `operator`. Decided again on fresh
+        state; when the target is no longer the one `shown` to the person, nothing is done (StateConflict)."""
+        for _ in range(LOCK_ATTEMPTS):
+            planned = self.plan_operator_rollback(operator, reason)
+            decision, state, now = planned.decision, planned.state, planned.now
+            if shown is not None and decision.target != shown.decision.target:
+                raise StateConflict(
+                    f"the plan changed since it was shown (target now {decision.target}); run the command again"
+                )
+            facts = replace(
+                self.card_facts(decision, state, now),
+                images=planned.images,
+                origin="operator",
+                dry_run=False,
+                facts=(("Operator", operator),),
+            )
+            if decision.action != "rolled_back":
+                self._report(
+                    RollbackOutcome(decision, None, self._guarded, operator), now, best_effort=False, facts=facts
+                )
+                return RollbackOutcome(decision, None, self._guarded, operator)
+            assert decision.current is not None  # a rolled_back decision names both
+            assert decision.target is not None
+            held = state.last_rollback
+            lock = take_lock(
+                rollback_id=uuid.uuid4().hex[:12],
+                now=now,
+                alarm=OPERATOR_ALARM,
+                state_change=operator_state_change(operator, now),
+                from_arn=decision.current,
+                to_arn=decision.target,
+                lease=timedelta(seconds=self._settings.lock_lease_seconds),
+                replacing=held,
+            )
+            try:
+                self._store.save(self._guarded, replace(state, last_rollback=lock), state.version)
+            except StateConflict:
+                continue  # someone else changed the state first: decide again on fresh data
+            if decision.claim == "takeover":
+                self._audit_takeover(held, lock, now)
+            carried = self._carry_out(decision, lock, decision.current, planned.plan)
+            if carried.target is not None and carried.target != lock.to_arn:
+                lock = lock.copied(carried.target)
+            outcome = RollbackOutcome(carried, None, self._guarded, operator)
+            facts = replace(facts, evidence=state.probe_failures)
+            self._report(outcome, now, best_effort=True, facts=facts)
+            return outcome
+        raise StateConflict(f"state of {self._guarded.key} kept changing; no rollback after {LOCK_ATTEMPTS} tries")
 
     # ---- deciding ------------------------------------------------------------------------------------
     def _decide(
@@ -269,9 +356,11 @@ class RollbackResponder:
         again); after ECS accepted an UpdateService they are best effort, so a broken topic cannot undo a
         rollback's answer. The decision event is always best effort (docs/operate.md)."""
         decision, alarm = outcome.decision, outcome.alarm
+        operator = {"operator": outcome.operator, "origin": "operator"} if outcome.operator else {}
         record = {
             "kind": "decision",
             **outcome.as_response(),
+            **operator,
             "alarm_state": alarm.state if alarm else None,
             "delivery": alarm.delivery if alarm else None,
             "dry_run": self._settings.dry_run,
