@@ -7,28 +7,19 @@ configuration error; 3 an AWS call failed.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import os
 import sys
-from dataclasses import replace
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from canary_rollback.aws.clients import AwsClients
-from canary_rollback.aws.ecs import EcsGateway
-from canary_rollback.aws.identity import caller_arn
-from canary_rollback.aws.state_store import StateStore, update_with_retry
-from canary_rollback.core.config import load_settings
+from canary_rollback import operate
+from canary_rollback.core.arns import revision_label
+from canary_rollback.core.audit import record_fields, render
 from canary_rollback.core.errors import CanaryRollbackError, ConfigError, EcsError, StateStoreError
-from canary_rollback.core.models import AlarmSignal, GuardedService, KnownGood, PauseFlag, ServiceState
-from canary_rollback.core.notifications import revision_label
-from canary_rollback.core.probe_spec import parse_probes_json
-from canary_rollback.http.prober import build_session, run_probes
-from canary_rollback.probe.snapshots import SnapshotRefused, operator_snapshot
-from canary_rollback.rollback.responder import RollbackResponder
-from canary_rollback.runtime import Runtime, build_runtime
+from canary_rollback.core.models import GuardedService, KnownGood, ServiceState
+from canary_rollback.runtime import Runtime
 
 EXIT_OK, EXIT_BAD_NEWS, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
 
@@ -109,10 +100,9 @@ def _require_guarded(args: argparse.Namespace) -> GuardedService:
     return GuardedService(args.cluster, args.service)
 
 
-def _guarded(args: argparse.Namespace) -> tuple[GuardedService, StateStore, EcsGateway]:
+def _connect(args: argparse.Namespace) -> tuple[Runtime, GuardedService]:
     guarded = _require_guarded(args)
-    clients = AwsClients()
-    return guarded, StateStore(clients.dynamodb, args.table), EcsGateway(clients.ecs)
+    return operate.operator_runtime(guarded, args.table, cooldown_seconds=getattr(args, "cooldown", None)), guarded
 
 
 def _emit(args: argparse.Namespace, out: TextIO, data: Any, lines: list[str]) -> None:
@@ -123,13 +113,11 @@ def _emit(args: argparse.Namespace, out: TextIO, data: Any, lines: list[str]) ->
 
 
 def _status(args: argparse.Namespace, out: TextIO) -> int:
-    guarded, store, ecs = _guarded(args)
-    state = store.load(guarded)
-    service = ecs.describe(guarded)
-    recent = store.history(guarded, 5)
+    view = operate.status(*_connect(args))
+    service, state = view.service, view.state
     kg, cand, last = state.known_good, state.candidate, state.last_rollback
     data = {
-        "service": guarded.key,
+        "service": view.guarded.key,
         "current": service.task_definition_arn,
         "steady": service.steady,
         "deployments": [
@@ -144,11 +132,11 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
                           "status": last.status, "outcome": last.outcome} if last else None,
         "paused": {"by": state.paused.by, "at": state.paused.at.isoformat(), "reason": state.paused.reason}
                   if state.paused else None,
-        "recent": recent,
+        "recent": list(view.recent),
     }  # fmt: skip
     phase = "steady" if service.steady else "deploying"
     lines = [
-        f"service        {guarded.key}",
+        f"service        {view.guarded.key}",
         f"current        {revision_label(service.task_definition_arn)}  ({phase})",
         f"known-good     {revision_label(kg.arn) + '  since ' + kg.since.isoformat() if kg else 'none yet'}",
         *(_image_lines(kg) if kg else []),
@@ -156,33 +144,24 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
         f"last rollback  {_rollback_line(state)}",
         f"automatic      {_pause_line(state)}",
         "recent decisions:",
-        *(f"  {_history_line(record)}" for record in recent),
+        *(f"  {render(record)}" for record in view.recent),
     ]
-    if not recent:
+    if not view.recent:
         lines.append("  (none)")
     _emit(args, out, data, lines)
     return EXIT_OK
 
 
 def _images(known_good: KnownGood) -> list[dict[str, str | None]] | None:
-    """What a rollback restores: each container's image and the digest its tasks ran (None: no snapshot)."""
-    if known_good.snapshot is None:
-        return None
-    return [
-        {
-            "container": str(c.get("name")),
-            "image": str(c.get("image")),
-            "digest": known_good.snapshot.digests.get(str(c.get("name"))),
-        }
-        for c in known_good.snapshot.definition.get("containerDefinitions", [])
-    ]
+    images = operate.restored_images(known_good)
+    return None if images is None else [asdict(image) for image in images]
 
 
 def _image_lines(known_good: KnownGood) -> list[str]:
-    images = _images(known_good)
+    images = operate.restored_images(known_good)
     if images is None:
         return ["  (recorded before snapshots: images as the revision names them, digests unknown)"]
-    return [f"  {i['container']:<12} {i['image']}  {'@ ' + i['digest'] if i['digest'] else '(no digest recorded)'}"
+    return [f"  {i.container:<12} {i.image}  {'@ ' + i.digest if i.digest else '(no digest recorded)'}"
             for i in images]  # fmt: skip
 
 
@@ -202,123 +181,52 @@ def _pause_line(state: ServiceState) -> str:
     return f"PAUSED by {pause.by} at {pause.at.isoformat()}: {pause.reason}"
 
 
-def _history_line(record: dict[str, Any]) -> str:
-    kind = record.get("kind", "?")
-    at = record.get("at", "?")
-    if kind == "decision":
-        target = revision_label(record.get("target"))
-        return f"{at}  {record.get('action')}  -> {target}  {record.get('reason', '')}"
-    if kind in ("promotion", "manual-known-good"):
-        return f"{at}  {kind}  {revision_label(record.get('arn'))}  {record.get('reason', '')}"
-    if kind in ("pause", "resume"):
-        return f"{at}  {kind}  by {record.get('by')}  {record.get('reason', '')}"
-    if kind == "takeover":
-        return f"{at}  takeover  of rollback {record.get('abandoned')}, lease ended {record.get('lease_ended')}"
-    if kind == "recovery":
-        return f"{at}  recovery  {record.get('outcome')}  {revision_label(record.get('to'))}  {record.get('seconds')} s"
-    return f"{at}  {kind}  {record.get('message', '')}"
-
-
 def _history(args: argparse.Namespace, out: TextIO) -> int:
-    guarded, store, _ = _guarded(args)
-    records = store.history(guarded, args.limit)
-    _emit(args, out, records, [_history_line(r) for r in records] or ["(no decisions recorded)"])
+    records = operate.history(*_connect(args), args.limit)
+    _emit(args, out, list(records), [render(r) for r in records] or ["(no decisions recorded)"])
     return EXIT_OK
 
 
-def _operator(clients: AwsClients) -> str:
-    """Who is pausing: the AWS identity (what CloudTrail will show) and the local user name."""
-    local = os.getenv("USER") or getpass.getuser()
-    return f"{caller_arn(clients)} ({local})"
-
-
 def _pause(args: argparse.Namespace, out: TextIO) -> int:
-    guarded = _require_guarded(args)
-    clients = AwsClients()
-    store = StateStore(clients.dynamodb, args.table)
-    flag = PauseFlag(by=_operator(clients), at=datetime.now(UTC), reason=args.reason)
-
-    def pause(state: ServiceState) -> tuple[ServiceState, None]:
-        return replace(state, paused=flag), None
-
-    update_with_retry(store, guarded, pause)
-    record = {"kind": "pause", "by": flag.by, "reason": flag.reason, "at": flag.at.isoformat(), "service": guarded.key}
-    store.audit(guarded, record, flag.at)
-    _emit(args, out, record, [f"automatic rollback of {guarded.key} paused by {flag.by}: {flag.reason}"])
+    runtime, guarded = _connect(args)
+    record = operate.pause(runtime, guarded, args.reason)
+    lines = [f"automatic rollback of {guarded.key} paused by {record.by}: {record.reason}"]
+    _emit(args, out, record_fields(record), lines)
     return EXIT_OK
 
 
 def _resume(args: argparse.Namespace, out: TextIO) -> int:
-    guarded = _require_guarded(args)
-    clients = AwsClients()
-    store = StateStore(clients.dynamodb, args.table)
-    now = datetime.now(UTC)
-    operator = _operator(clients)
-
-    def resume(state: ServiceState) -> tuple[ServiceState, PauseFlag | None]:
-        return replace(state, paused=None), state.paused
-
-    _, was = update_with_retry(store, guarded, resume)
-    record = {
-        "kind": "resume",
-        "by": operator,
-        "paused_by": was.by if was else None,
-        "at": now.isoformat(),
-        "service": guarded.key,
-    }
-    store.audit(guarded, record, now)
-    note = "" if was else " (it was not paused)"
-    _emit(args, out, record, [f"automatic rollback of {guarded.key} resumed by {operator}{note}"])
+    runtime, guarded = _connect(args)
+    record = operate.resume(runtime, guarded)
+    note = "" if record.paused_by is not None else " (it was not paused)"
+    _emit(args, out, record_fields(record), [f"automatic rollback of {guarded.key} resumed by {record.by}{note}"])
     return EXIT_OK
 
 
 def _mark_known_good(args: argparse.Namespace, out: TextIO) -> int:
-    guarded, store, ecs = _guarded(args)
-    service = ecs.describe(guarded)
-    arn, active = ecs.resolve_task_definition(args.task_definition)  # fails clearly if it does not exist
-    try:
-        snapshot = operator_snapshot(
-            ecs.registrable_snapshot(arn), arn, ecs.running_digests(guarded, arn), args.allow_unpinned
-        )
-    except SnapshotRefused as exc:
-        print(f"canary-rollback: not marked: {exc}", file=sys.stderr)
+    runtime, guarded = _connect(args)
+    marked = operate.mark_known_good(
+        runtime, guarded, args.task_definition, args.reason, allow_unpinned=args.allow_unpinned
+    )
+    if isinstance(marked, operate.NotMarked):
+        print(f"canary-rollback: not marked: {marked.reason}", file=sys.stderr)
         return EXIT_USAGE
-    now = datetime.now(UTC)
-    operator = os.getenv("USER") or getpass.getuser()
-    reason = f"{args.reason} ({operator} via CLI)"
-    known_good = KnownGood(arn, now, reason, snapshot=snapshot)
-
-    def mark(state: ServiceState) -> tuple[ServiceState, None]:
-        return replace(state, known_good=known_good), None
-
-    update_with_retry(store, guarded, mark)
-    record = {"kind": "manual-known-good", "arn": arn, "reason": reason, "at": now.isoformat(), "service": guarded.key}
-    store.audit(guarded, record, now)
     warnings = []
-    if not active:
+    if not marked.active:
         warnings.append("note: this revision is INACTIVE; a rollback will register a copy of it")
-    family = arn.rsplit("/", 1)[-1].split(":")[0]
-    if family != service.task_definition_arn.rsplit("/", 1)[-1].split(":")[0]:
-        warnings.append(f"warning: {family} is not the family the service runs")
+    if marked.other_family:
+        warnings.append(f"warning: {marked.family} is not the family the service runs")
     _emit(
         args,
         out,
-        {**record, "images": _images(known_good), "warnings": warnings},
-        [f"known-good of {guarded.key} is now {arn}", *_image_lines(known_good), *warnings],
+        {**record_fields(marked.record), "images": _images(marked.known_good), "warnings": warnings},
+        [f"known-good of {guarded.key} is now {marked.record.arn}", *_image_lines(marked.known_good), *warnings],
     )
     return EXIT_OK
 
 
 def _rollback_dry_run(args: argparse.Namespace, out: TextIO) -> int:
-    guarded = _require_guarded(args)
-    env = {"CLUSTER_NAME": args.cluster, "SERVICE_NAME": args.service, "STATE_TABLE": args.table,
-           "ROLLBACK_COOLDOWN_SECONDS": str(args.cooldown), "DRY_RUN": "true"}  # fmt: skip
-    runtime = build_runtime(env, need_probes=False)
-    now = datetime.now(UTC)
-    alarm = AlarmSignal(
-        "manual dry run", "ALARM", None, "canary-rollback rollback --dry-run", now.isoformat(), "eventbridge"
-    )
-    decision = RollbackResponder(runtime, guarded).preview(alarm, now)
+    decision = operate.preview_rollback(*_connect(args))
     data = {"action": decision.action, "reason": decision.reason, "current": decision.current,
             "target": decision.target, "needs_copy": decision.needs_copy}  # fmt: skip
     lines = [
@@ -331,16 +239,7 @@ def _rollback_dry_run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _probe(args: argparse.Namespace, out: TextIO) -> int:
-    try:
-        text = args.config.read_text()
-    except OSError as exc:
-        raise ConfigError(f"{args.config}: cannot be read ({exc.strerror})") from None
-    specs = parse_probes_json(text, str(args.config))
-    # A runtime without probes of its own: secrets resolve exactly as in the Lambda, the file is parsed once.
-    runtime = Runtime(settings=load_settings({}, need_probes=False), clients=AwsClients())
-
-    with build_session(len(specs)) as session:
-        results = run_probes(specs, session, runtime.resolve_secret)
+    results = operate.probe(args.config)
     width = max(len(r.name) for r in results)
     lines = [f"{'probe':<{width}}  ok    status  latency_ms  reason"]
     for r in results:

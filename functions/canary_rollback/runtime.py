@@ -73,9 +73,9 @@ class Runtime:
 
     @property
     def metrics_sink(self) -> MetricsSink:
-        if self.settings.metrics_sink == "cloudwatch":
+        if self.settings.metrics_sink_kind == "cloudwatch":
             return CloudWatchSink(self.clients.cloudwatch, self.settings.namespace)
-        return EmfSink(self.settings.namespace, self.settings.service_name)
+        return EmfSink(self.settings.namespace, self.settings.powertools_service)
 
     @property
     def alarms(self) -> AlarmReader:

@@ -277,6 +277,7 @@ def test_a_known_good_recorded_before_snapshots_still_rolls_back(world: Incident
         assert image_of(response["target"]) == "hokusai/api:build-31"
         assert response["target"] != world.revisions[31]
         assert "registering a copy of hokusai-api-development:31" in response["reason"]
+        assert f"as {response['target'].rsplit('/', 1)[-1]} from its snapshot" in response["reason"]  # the copy
     else:
         assert response["target"] == world.revisions[31]
         assert "deploying hokusai-api-development:31 as it is" in response["reason"]

@@ -13,9 +13,9 @@ PROBES = json.dumps([{"name": "p", "url": "http://127.0.0.1:1/"}])
 
 def test_defaults_follow_the_spec() -> None:
     settings = load_settings({"PROBES": PROBES})
-    assert settings.metrics_sink == "emf"
+    assert settings.metrics_sink_kind == "emf"
     assert settings.namespace == "CanaryRollback"
-    assert settings.service_name == "canary-rollback"
+    assert settings.powertools_service == "canary-rollback"
     assert settings.known_good_after == 3
     assert settings.rollback_cooldown_seconds == 900
     assert settings.dry_run is False

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from canary_rollback.core.arns import service_key
 from canary_rollback.core.models import GuardedService, ProbeResult
 from canary_rollback.core.probe_spec import ProbeSpec
 from canary_rollback.gate.stages import (
@@ -16,7 +17,6 @@ from canary_rollback.gate.stages import (
     parse_hook_event,
     plan_hook,
     previous_passes,
-    service_key,
     stage_probes,
 )
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from canary_rollback.core.arns import revision_label
 from canary_rollback.core.models import AlarmSignal, Decision, GuardedService
-from canary_rollback.core.notifications import decision_notification, recovery_notification, revision_label
+from canary_rollback.core.notifications import decision_notification, recovery_notification
 from canary_rollback.core.rollback_record import RollbackRecord
 from canary_rollback.probe.tracking import RecoveryEvent
 from tests.unit.builders import T0, rev

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from canary_rollback.core.arns import is_guarded_service
 from canary_rollback.core.models import GuardedService, RollbackRecord, ServiceState
 from canary_rollback.probe.tracking import recovery_pending, track_watch_round
 from canary_rollback.watch.lease import (
@@ -20,7 +21,6 @@ from canary_rollback.watch.lease import (
     next_round_at,
     parse_deployment_event,
     round_index,
-    service_matches,
     watch_end,
 )
 from tests.conftest import load_event
@@ -101,7 +101,7 @@ def test_not_an_object_is_ignored() -> None:
     ],
 )
 def test_only_the_guarded_service_matches(arn: str, matches: bool) -> None:
-    assert service_matches(arn, GUARDED) is matches
+    assert is_guarded_service(arn, GUARDED) is matches
 
 
 # ---- the lease ----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
-from canary_rollback.core.evidence import EVENT_DETAIL_TYPE, EVENT_SOURCE, DecisionRecord
+from canary_rollback.core.evidence import EVENT_DETAIL_TYPE, EVENT_SOURCE, StructuredDecision
 from canary_rollback.core.observability import logger
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ class DecisionEvents:
         self._client = client
         self._bus = bus
 
-    def put(self, record: DecisionRecord, resources: tuple[str, ...] = ()) -> bool:
+    def put(self, record: StructuredDecision, resources: tuple[str, ...] = ()) -> bool:
         """Put one decision on the bus; True when EventBridge took it. `resources`: ARNs rules may match on."""
         if self._client is None or self._bus is None or record.action in NOT_PUBLISHED:
             return False

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from canary_rollback.aws.clients import error_code
+from canary_rollback.core.audit import AuditRecord, audit_item
 from canary_rollback.core.errors import StateConflict, StateStoreError
 from canary_rollback.core.evidence import ProbeEvidence
 from canary_rollback.core.models import (
@@ -73,15 +74,13 @@ class StateStore:
         self._call("PutItem", lambda: self._client.put_item(**kwargs))
         return saved
 
-    def audit(self, guarded: GuardedService, record: dict[str, Any], now: datetime) -> str:
+    def audit(self, guarded: GuardedService, record: AuditRecord) -> str:
         # Decision time first; the wall clock's nanoseconds keep records of the same instant in write order.
-        audit_id = f"audit#{_iso(now)}#{time.time_ns():020d}#{uuid.uuid4().hex[:6]}"
+        audit_id = f"audit#{_iso(record.at)}#{time.time_ns():020d}#{uuid.uuid4().hex[:6]}"
         item = {
             **_key(guarded, audit_id),
-            "at": {"S": _iso(now)},
-            "kind": {"S": str(record.get("kind", "decision"))},
-            "record": {"S": json.dumps(record, sort_keys=True, default=str)},
-            TTL_ATTRIBUTE: {"N": str(int((now + AUDIT_RETENTION).timestamp()))},
+            **audit_item(record),
+            TTL_ATTRIBUTE: {"N": str(int((record.at + AUDIT_RETENTION).timestamp()))},
         }
         self._call("PutItem", lambda: self._client.put_item(TableName=self._table, Item=item))
         return audit_id

@@ -15,7 +15,7 @@ from canary_rollback.core.evidence import CommandTarget
 from canary_rollback.core.models import GuardedService
 from canary_rollback.core.probe_spec import ProbeSpec, parse_probes_json
 
-MetricsSink = Literal["emf", "cloudwatch"]
+MetricsSinkKind = Literal["emf", "cloudwatch"]  # METRICS_SINK; the sink itself is core.metrics.MetricsSink
 
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no", ""})
@@ -26,9 +26,9 @@ _ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_.-]+")
 class Settings:
     probes: tuple[ProbeSpec, ...] | None
     probes_parameter: str | None
-    metrics_sink: MetricsSink
+    metrics_sink_kind: MetricsSinkKind
     namespace: str
-    service_name: str
+    powertools_service: str  # POWERTOOLS_SERVICE_NAME: logs and the metrics' `service` dimension, not the ECS service
     guarded: GuardedService | None
     state_table: str | None
     known_good_after: int
@@ -87,9 +87,9 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
     return Settings(
         probes=probes,
         probes_parameter=probes_parameter,
-        metrics_sink=sink,  # type: ignore[arg-type]  # narrowed by the check above
+        metrics_sink_kind=sink,  # type: ignore[arg-type]  # narrowed by the check above
         namespace=env.get("POWERTOOLS_METRICS_NAMESPACE", "").strip() or "CanaryRollback",
-        service_name=env.get("POWERTOOLS_SERVICE_NAME", "").strip() or "canary-rollback",
+        powertools_service=env.get("POWERTOOLS_SERVICE_NAME", "").strip() or "canary-rollback",
         guarded=guarded,
         state_table=state_table,
         known_good_after=_int(env, "KNOWN_GOOD_AFTER", 3, minimum=1),

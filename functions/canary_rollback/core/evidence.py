@@ -1,7 +1,7 @@
 """Evidence an operator can act on (docs/operate.md, "Evidence cards"): what the probes saw fail, what a rollback
 deploys down to the image digest, and the structured decision every notification and decision event carries.
 
-One value, `DecisionRecord`, in two renderings: `as_json()` for machines (schema `canary-rollback/decision/1`,
+One value, `StructuredDecision`, in two renderings: `as_json()` for machines (schema `canary-rollback/decision/1`,
 docs/schemas/decision-1.schema.json) and `card_text()` for the person reading it at 3 a.m. Pure: no AWS, no I/O.
 The words for each action and each decision-table row are tables (`ACTIONS`, `ROWS`), so a new action or row is
 one entry, and an action this version has no words for still renders.
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from canary_rollback.core.arns import revision_label
 from canary_rollback.core.images import ImageReferenceError, parse_image
 
 if TYPE_CHECKING:  # values only read here; importing them at run time would make models and evidence a cycle
@@ -174,7 +175,7 @@ class AlarmRef:
 
 
 @dataclass(frozen=True)
-class DecisionRecord:
+class StructuredDecision:
     """One decision (a rollback's answer, a recovery verdict, a failed gate, an operator's rollback), as evidence."""
 
     action: str
@@ -371,13 +372,6 @@ def subject_line(text: str) -> str:
     """SNS subjects: at most 100 ASCII characters, one line."""
     flat = " ".join(text.split()).encode("ascii", "replace").decode("ascii")
     return flat if len(flat) <= _SUBJECT_LIMIT else flat[: _SUBJECT_LIMIT - 3] + "..."
-
-
-def revision_label(arn: str | None) -> str:
-    """`...:task-definition/hokusai-api-development:31` -> `hokusai-api-development:31`."""
-    if arn is None:
-        return "none"
-    return arn.rsplit("/", 1)[-1]
 
 
 def iso(moment: datetime) -> str:

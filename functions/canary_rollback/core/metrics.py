@@ -35,7 +35,7 @@ class MetricsSink(Protocol):
     def publish(self, data: Sequence[MetricDatum]) -> None: ...
 
 
-def probe_run_metrics(results: Sequence[ProbeResult], service_name: str, at: datetime) -> list[MetricDatum]:
+def probe_run_metrics(results: Sequence[ProbeResult], powertools_service: str, at: datetime) -> list[MetricDatum]:
     """Every probe metric at high resolution, scheduled runs included: the fast alarm reads 10 s periods."""
     data: list[MetricDatum] = []
 
@@ -43,18 +43,20 @@ def probe_run_metrics(results: Sequence[ProbeResult], service_name: str, at: dat
         data.append(MetricDatum(name, unit, value, dims, at, high_resolution=True))
 
     for result in results:
-        dims = ((SERVICE_DIMENSION, service_name), (PROBE_DIMENSION, result.name))
+        dims = ((SERVICE_DIMENSION, powertools_service), (PROBE_DIMENSION, result.name))
         add("ProbeSuccess", "Count", 1 if result.ok else 0, dims)
         if result.latency_ms is not None:
             add("ProbeLatency", "Milliseconds", result.latency_ms, dims)
         add("ProbeNotFound", "Count", 1 if result.status == 404 else 0, dims)
-    aggregate = ((SERVICE_DIMENSION, service_name),)
+    aggregate = ((SERVICE_DIMENSION, powertools_service),)
     add("ProbeFailures", "Count", sum(1 for r in results if r.target_failure), aggregate)
     add("ProbeErrors", "Count", sum(1 for r in results if r.reason == "error"), aggregate)
     return data
 
 
-def hook_metrics(results: Sequence[ProbeResult], service_name: str, stage: str, at: datetime) -> list[MetricDatum]:
+def hook_metrics(
+    results: Sequence[ProbeResult], powertools_service: str, stage: str, at: datetime
+) -> list[MetricDatum]:
     """The deployment gate's probes: per probe and per lifecycle stage, at high resolution.
 
     Never `ProbeFailures` (nor `ProbeErrors`): ECS rolls a gated deployment back by itself when the hook answers
@@ -62,16 +64,16 @@ def hook_metrics(results: Sequence[ProbeResult], service_name: str, stage: str, 
     """
     data: list[MetricDatum] = []
     for result in results:
-        dims = ((SERVICE_DIMENSION, service_name), (PROBE_DIMENSION, result.name), (STAGE_DIMENSION, stage))
+        dims = ((SERVICE_DIMENSION, powertools_service), (PROBE_DIMENSION, result.name), (STAGE_DIMENSION, stage))
         data.append(MetricDatum("ProbeSuccess", "Count", 1 if result.ok else 0, dims, at, high_resolution=True))
         if result.latency_ms is not None:
             data.append(MetricDatum("ProbeLatency", "Milliseconds", result.latency_ms, dims, at, high_resolution=True))
     return data
 
 
-def service_metric(name: str, unit: Unit, value: float, service_name: str, at: datetime) -> MetricDatum:
+def service_metric(name: str, unit: Unit, value: float, powertools_service: str, at: datetime) -> MetricDatum:
     """An aggregate metric of the guarded service: Rollbacks, RecoverySeconds."""
-    return MetricDatum(name, unit, value, ((SERVICE_DIMENSION, service_name),), at)
+    return MetricDatum(name, unit, value, ((SERVICE_DIMENSION, powertools_service),), at)
 
 
 def group_by_dimensions(
@@ -89,15 +91,15 @@ class EmfSink:
     EMF gives one dimension set per log line, so each probe's metrics go out as one line of their own.
     """
 
-    def __init__(self, namespace: str, service_name: str) -> None:
+    def __init__(self, namespace: str, powertools_service: str) -> None:
         self._namespace = namespace
-        self._service_name = service_name
+        self._powertools_service = powertools_service
 
     def publish(self, data: Sequence[MetricDatum]) -> None:
         from aws_lambda_powertools.metrics import EphemeralMetrics, MetricResolution
 
         for dimensions, group in group_by_dimensions(data).items():
-            blob = EphemeralMetrics(namespace=self._namespace, service=self._service_name)
+            blob = EphemeralMetrics(namespace=self._namespace, service=self._powertools_service)
             for name, value in dimensions:
                 blob.add_dimension(name=name, value=value)
             for datum in group:

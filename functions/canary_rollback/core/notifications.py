@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from canary_rollback.core.arns import revision_label
 from canary_rollback.core.evidence import (
     SCHEMA,
     AlarmRef,
     CommandTarget,
-    DecisionRecord,
     ProbeEvidence,
+    StructuredDecision,
     TargetImage,
     labelled,
-    revision_label,
     subject_line,
 )
 from canary_rollback.core.models import AlarmSignal, Decision, GuardedService, RecoveryEvent
@@ -37,7 +37,7 @@ __all__ = [
 class Notification:
     subject: str
     body: str
-    decision: DecisionRecord | None = None  # the structured decision (docs/schemas/decision-1.schema.json)
+    decision: StructuredDecision | None = None  # the structured decision (docs/schemas/decision-1.schema.json)
 
     def messages(self) -> dict[str, str]:
         """One message per SNS protocol (`MessageStructure: json`): text for people (`default`, `email`), the
@@ -55,7 +55,7 @@ class Notification:
         }
 
 
-def chatbot_message(record: DecisionRecord, title: str, structured: str) -> dict[str, Any]:
+def chatbot_message(record: StructuredDecision, title: str, structured: str) -> dict[str, Any]:
     """AWS Chatbot (Amazon Q Developer in chat applications) custom notification: `additionalContext` values are
     strings in its schema, so the decision travels there as its JSON text."""
     evidence = [f"• `{item.probe}` {item.url}: expected {item.expected}, got *{item.got}*" for item in record.evidence]
@@ -105,10 +105,10 @@ class CardFacts:
 
 def decision_record(
     guarded: GuardedService, alarm: AlarmSignal | None, decision: Decision, facts: CardFacts | None = None
-) -> DecisionRecord:
+) -> StructuredDecision:
     facts = facts or CardFacts()
     command = facts.command or CommandTarget(guarded.cluster, guarded.service)
-    return DecisionRecord(
+    return StructuredDecision(
         action=decision.action,
         cluster=guarded.cluster,
         service=guarded.service,
@@ -193,7 +193,7 @@ def recovery_notification(
     else:
         reason = f"The service is steady on {target} but probes still fail: the fault is not the deployment's."
     command = facts.command or CommandTarget(guarded.cluster, guarded.service)
-    record = DecisionRecord(
+    record = StructuredDecision(
         action=event.outcome,
         cluster=guarded.cluster,
         service=guarded.service,
@@ -235,7 +235,7 @@ def hook_failure_notification(
         headline = f"deployment gate FAILED at {stage}"
         reason = f"the gate failed at {stage}: {details.get('note') or details.get('reason') or 'see the details'}"
     command = facts.command or CommandTarget(guarded.cluster, guarded.service)
-    record = DecisionRecord(
+    record = StructuredDecision(
         action="gate_failed",
         cluster=guarded.cluster,
         service=guarded.service,

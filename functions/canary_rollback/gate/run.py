@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from canary_rollback.core.audit import HookRecord, record_fields
 from canary_rollback.core.config import command_target, require_hook_settings
 from canary_rollback.core.errors import CanaryRollbackError
 from canary_rollback.core.evidence import advance_failures
@@ -81,7 +82,7 @@ def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None
             )
         _best_effort(
             "publish hook metrics",
-            lambda: runtime.metrics_sink.publish(hook_metrics(results, settings.service_name, event.stage, now)),
+            lambda: runtime.metrics_sink.publish(hook_metrics(results, settings.powertools_service, event.stage, now)),
         )
     _record(runtime, guarded, outcome, now)
     return outcome
@@ -90,24 +91,26 @@ def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None
 def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now: datetime) -> None:
     """Audit, log and (on FAILED) notify every answer."""
     answer, event = outcome.answer, outcome.event
-    record: dict[str, Any] = {
-        "kind": "hook",
-        "status": answer.status,
-        "details": answer.details,
-        "stage": event.stage if event else None,
-        "execution_id": event.execution_id if event else None,
-        "deployment": event.resource_arn if event else None,
-        "service_arn": event.service_arn if event else None,
-        "target_revision": event.target_revision_arn if event else None,
-        "probes": [result.as_dict() for result in outcome.results],
-        "at": now.isoformat(),
-        "service": guarded.key,
-    }
+    record = HookRecord(
+        at=now,
+        status=answer.status,
+        details=answer.details,
+        stage=event.stage if event else None,
+        execution_id=event.execution_id if event else None,
+        deployment=event.resource_arn if event else None,
+        service_arn=event.service_arn if event else None,
+        target_revision=event.target_revision_arn if event else None,
+        probes=tuple(result.as_dict() for result in outcome.results),
+        service=guarded.key,
+    )
     store = runtime.store
     if store is not None:
-        _best_effort("audit the hook answer", lambda: store.audit(guarded, record, now))
+        _best_effort("audit the hook answer", lambda: store.audit(guarded, record))
     # `service` is the log's own field (powertools' service name); the guarded service goes under its own key.
-    logged = {**{key: value for key, value in record.items() if key != "service"}, "guarded": guarded.key}
+    logged = {
+        **{key: value for key, value in record_fields(record).items() if key != "service"},
+        "guarded": guarded.key,
+    }
     if answer.unchecked:
         logger.warning("hook answer", extra=logged)
     else:

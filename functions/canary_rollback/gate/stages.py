@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from canary_rollback.core.arns import is_guarded_service, service_key
 from canary_rollback.core.errors import CanaryRollbackError
 from canary_rollback.core.models import GuardedService, ProbeResult
 from canary_rollback.core.probe_spec import ProbeSpec
@@ -117,17 +118,6 @@ def parse_hook_event(raw: Any) -> HookEvent:
     )
 
 
-def service_key(service_arn: str) -> str:
-    """`arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/NAME` -> `CLUSTER/NAME` (old-style ARNs: just `NAME`)."""
-    resource = service_arn.split(":", 5)[-1]
-    return resource.removeprefix("service/")
-
-
-def guards(guarded: GuardedService, service_arn: str) -> bool:
-    key = service_key(service_arn)
-    return key == guarded.key or ("/" not in key and key == guarded.service)
-
-
 def stage_probes(stage: str, specs: Sequence[ProbeSpec]) -> tuple[ProbeSpec, ...]:
     """POST_TEST_TRAFFIC_SHIFT probes each probe with a `test_url` at that URL; POST_PRODUCTION every probe at `url`."""
     if stage == POST_TEST_TRAFFIC_SHIFT:
@@ -154,7 +144,7 @@ def plan_hook(event: HookEvent, load_specs: Callable[[], Sequence[ProbeSpec]], s
                 }
             )
         )
-    wrong_service = not guards(settings.guarded, event.service_arn)
+    wrong_service = not is_guarded_service(event.service_arn, settings.guarded)
     if wrong_service and event.stage not in ROLLBACK_STAGES:
         return HookPlan(
             HookAnswer(

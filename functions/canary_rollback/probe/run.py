@@ -13,6 +13,7 @@ from typing import Any
 
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.core.audit import PromotionRecord, RecoveryRecord
 from canary_rollback.core.config import command_target
 from canary_rollback.core.errors import EcsError
 from canary_rollback.core.evidence import advance_failures, deployed_images
@@ -119,7 +120,7 @@ def execute_probe_run(
             "probe result",
             extra={"probe": result.as_dict(), "detail": result.detail},
         )
-    runtime.metrics_sink.publish(probe_run_metrics(results, settings.service_name, now))
+    runtime.metrics_sink.publish(probe_run_metrics(results, settings.powertools_service, now))
 
     if guarded is None or store is None:
         return ProbeRunReport(results, None, None, settings.known_good_after)
@@ -172,27 +173,29 @@ def execute_probe_run(
     )
 
     if tracking.promoted is not None:
-        record = {"kind": "promotion", "arn": tracking.promoted.arn, "reason": tracking.promoted.reason}
-        store.audit(guarded, {**record, "at": now.isoformat(), "service": guarded.key}, now)
-        logger.info("known-good promoted", extra=record)
+        promotion = PromotionRecord(
+            at=now, arn=tracking.promoted.arn, reason=tracking.promoted.reason, service=guarded.key
+        )
+        store.audit(guarded, promotion)
+        logger.info(
+            "known-good promoted", extra={"kind": promotion.kind, "arn": promotion.arn, "reason": promotion.reason}
+        )
     if tracking.recovery is not None:
         event = tracking.recovery
         if event.seconds is not None:
             runtime.metrics_sink.publish(
-                [service_metric("RecoverySeconds", "Seconds", event.seconds, settings.service_name, now)]
+                [service_metric("RecoverySeconds", "Seconds", event.seconds, settings.powertools_service, now)]
             )
         store.audit(
             guarded,
-            {
-                "kind": "recovery",
-                "outcome": event.outcome,
-                "rollback_id": event.rollback.rollback_id,
-                "to": event.rollback.to_arn,
-                "seconds": event.seconds,
-                "at": now.isoformat(),
-                "service": guarded.key,
-            },
-            now,
+            RecoveryRecord(
+                at=now,
+                outcome=event.outcome,
+                rollback_id=event.rollback.rollback_id,
+                to=event.rollback.to_arn,
+                seconds=event.seconds,
+                service=guarded.key,
+            ),
         )
         notification = recovery_notification(
             guarded, event, recovery_facts(runtime, tracking.state, now, count_towards_known_good)

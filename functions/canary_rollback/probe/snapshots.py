@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from canary_rollback.core.arns import revision_label
 from canary_rollback.core.errors import CanaryRollbackError
 from canary_rollback.core.images import ImageReferenceError, parse_image
 from canary_rollback.core.models import TaskDefinitionSnapshot
@@ -45,7 +46,7 @@ def operator_snapshot(
     ]
     if unpinned and not allow_unpinned:
         raise SnapshotRefused(
-            f"{arn.rsplit('/', 1)[-1]} names images by tag ({', '.join(unpinned)}) and no running task of it "
+            f"{revision_label(arn)} names images by tag ({', '.join(unpinned)}) and no running task of it "
             "reports their digests, so a rollback would deploy whatever those tags point at then; "
             "pass --allow-unpinned to record it anyway"
         )

@@ -20,9 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.core.audit import DecisionRecord, ErrorRecord, TakeoverRecord, record_fields
 from canary_rollback.core.config import command_target
 from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
-from canary_rollback.core.evidence import DecisionRecord, TargetImage
+from canary_rollback.core.evidence import StructuredDecision, TargetImage
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
 from canary_rollback.core.notifications import CardFacts, decision_notification, decision_record
@@ -69,6 +70,11 @@ class OperatorPlan:
     def acts(self) -> bool:
         return self.decision.action == "rolled_back"
 
+    @property
+    def explained(self) -> Decision:
+        """The decision with what is restored and why (the restore plan's words)."""
+        return _explained(self.decision, self.plan)
+
 
 class RollbackResponder:
     def __init__(self, runtime: Runtime, guarded: GuardedService) -> None:
@@ -103,7 +109,8 @@ class RollbackResponder:
 
     def preview(self, alarm: AlarmSignal, now: datetime) -> Decision:
         """What the alarm would decide now: gathers the same inputs, acts on nothing, records nothing."""
-        return self._decide(alarm, now, None)[2]
+        _, _, decision, plan = self._decide(alarm, now, None)
+        return _explained(decision, plan)
 
     # ---- a person's rollback (rollback/manual.py) -----------------------------------------------------
     def plan_operator_rollback(self, operator: str, reason: str) -> OperatorPlan:
@@ -114,8 +121,6 @@ class RollbackResponder:
         service = self._rt.ecs.describe(self._guarded)
         decision = decide_operator_rollback(service, state, now, operator, reason)
         plan = self._plan(decision, state, service.task_definition_arn)
-        if plan is not None:
-            decision = replace(decision, reason=f"{decision.reason}; {plan.reason()}", needs_copy=plan.register)
         known_good = state.known_good
         if plan is not None and known_good is not None:
             images = plan.images(known_good)
@@ -136,7 +141,7 @@ class RollbackResponder:
                     f"the plan changed since it was shown (target now {decision.target}); run the command again"
                 )
             facts = replace(
-                self.card_facts(decision, state, now),
+                self.card_facts(planned.explained, state, now),
                 images=planned.images,
                 origin="operator",
                 dry_run=False,
@@ -184,10 +189,7 @@ class RollbackResponder:
         state = self._store.load(self._guarded)
         service = ecs.describe(self._guarded)
         decision = decide_rollback(alarm, service, state, now, self._settings, alarm_now=alarm_now)
-        plan = self._plan(decision, state, service.task_definition_arn)
-        if plan is not None:
-            decision = replace(decision, reason=f"{decision.reason}; {plan.reason()}", needs_copy=plan.register)
-        return state, service.task_definition_arn, decision, plan
+        return state, service.task_definition_arn, decision, self._plan(decision, state, service.task_definition_arn)
 
     def _plan(self, decision: Decision, state: ServiceState, current: str) -> TargetPlan | None:
         """What is restored (restore.py): the known-good as it is, or a copy from its snapshot with its images
@@ -212,7 +214,7 @@ class RollbackResponder:
         for _ in range(LOCK_ATTEMPTS):
             state, current, decision, plan = self._decide(alarm, now, alarm_now)
             if decision.action != "rolled_back":
-                return decision, False, state
+                return _explained(decision, plan), False, state
             if decision.claim == "replay":
                 return decision, False, state  # answered before; nothing to do, nobody to tell twice
             held = state.last_rollback
@@ -264,12 +266,9 @@ class RollbackResponder:
 
     # ---- acting --------------------------------------------------------------------------------------
     def _carry_out(self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None) -> Decision:
-        reason = decision.reason
         try:
             if plan is not None and plan.register and lock.copied_from is None:
                 lock = self._register_copy(plan, lock)
-            if plan is not None and plan.register:
-                reason = reason.replace(plan.reason(), plan.reason(lock.to_arn))
             if current != lock.to_arn:  # a resumed attempt may find its UpdateService already went through
                 self._rt.ecs.update_service(self._guarded, lock.to_arn)
         except EcsError:
@@ -277,7 +276,8 @@ class RollbackResponder:
             raise
         # ECS accepted: from here on nothing may fail the invocation (docs/design.md).
         self._best_effort("mark the rollback done", lambda: self._mark_done(lock, plan))
-        return replace(decision, target=lock.to_arn, reason=reason)
+        # The lock's target is the copy once one is registered: the reason names it.
+        return replace(_explained(decision, plan, lock.to_arn), target=lock.to_arn)
 
     def _register_copy(self, plan: TargetPlan, lock: RollbackRecord) -> RollbackRecord:
         """Register the copy and record it in the lock before UpdateService, so a resumed attempt reuses it."""
@@ -356,23 +356,27 @@ class RollbackResponder:
         again); after ECS accepted an UpdateService they are best effort, so a broken topic cannot undo a
         rollback's answer. The decision event is always best effort (docs/operate.md)."""
         decision, alarm = outcome.decision, outcome.alarm
-        operator = {"operator": outcome.operator, "origin": "operator"} if outcome.operator else {}
-        record = {
-            "kind": "decision",
-            **outcome.as_response(),
-            **operator,
-            "alarm_state": alarm.state if alarm else None,
-            "delivery": alarm.delivery if alarm else None,
-            "dry_run": self._settings.dry_run,
-            "at": now.isoformat(),
-        }
-        logger.info("rollback decision", extra={"decision": record})
+        record = DecisionRecord(
+            at=now,
+            operator=outcome.operator,
+            action=decision.action,
+            reason=decision.reason,
+            alarm=alarm.alarm_name if alarm else None,
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+            current=decision.current,
+            target=decision.target,
+            alarm_state=alarm.state if alarm else None,
+            delivery=alarm.delivery if alarm else None,
+            dry_run=self._settings.dry_run,
+        )
+        logger.info("rollback decision", extra={"decision": record_fields(record)})
         steps: list[tuple[str, Callable[[], object]]] = [
-            ("write the audit record", lambda: self._store.audit(self._guarded, record, now))
+            ("write the audit record", lambda: self._store.audit(self._guarded, record))
         ]
         if decision.action in ("rolled_back", "no_known_good") and decision.claim != "replay":
             value = 1 if decision.action == "rolled_back" else 0
-            metric = service_metric("Rollbacks", "Count", value, self._rt.settings.service_name, now)
+            metric = service_metric("Rollbacks", "Count", value, self._rt.settings.powertools_service, now)
             steps.append(("publish the Rollbacks metric", lambda: self._rt.metrics_sink.publish([metric])))
         if decision.notify:
             message = decision_notification(self._guarded, alarm, decision, facts)
@@ -385,7 +389,7 @@ class RollbackResponder:
         if decision.claim != "replay":
             self._put_event(decision_record(self._guarded, alarm, decision, facts))
 
-    def _put_event(self, record: DecisionRecord) -> None:
+    def _put_event(self, record: StructuredDecision) -> None:
         """Every decision on the event bus (docs/operate.md, "Decision events"): best effort, before or after ECS."""
         resources = (record.current or "", record.target or "")
         best_effort("could not put the decision event", lambda: self._rt.decision_events.put(record, resources))
@@ -395,32 +399,38 @@ class RollbackResponder:
         best_effort(f"rollback reached ECS but could not {what}", step, service=self._guarded.key)
 
     def _audit_takeover(self, abandoned: RollbackRecord | None, lock: RollbackRecord, now: datetime) -> None:
-        record = {
-            "kind": "takeover",
-            "rollback_id": lock.rollback_id,
-            "abandoned": abandoned.rollback_id if abandoned else None,
-            "abandoned_alarm": abandoned.alarm if abandoned else None,
-            "abandoned_at": abandoned.at.isoformat() if abandoned else None,
-            "lease_ended": abandoned.lease_end.isoformat() if abandoned else None,
-            "cluster": self._guarded.cluster,
-            "service": self._guarded.service,
-            "at": now.isoformat(),
-        }
-        logger.warning("took over an abandoned rollback lock", extra={"takeover": record})
-        self._store.audit(self._guarded, record, now)
+        record = TakeoverRecord(
+            at=now,
+            rollback_id=lock.rollback_id,
+            abandoned=abandoned.rollback_id if abandoned else None,
+            abandoned_alarm=abandoned.alarm if abandoned else None,
+            abandoned_at=abandoned.at if abandoned else None,
+            lease_ended=abandoned.lease_end if abandoned else None,
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.warning("took over an abandoned rollback lock", extra={"takeover": record_fields(record)})
+        self._store.audit(self._guarded, record)
 
     def _record_error(self, alarm: AlarmSignal | None, exc: Exception, now: datetime) -> None:
-        record = {
-            "kind": "error",
-            "alarm": alarm.alarm_name if alarm else None,
-            "error": type(exc).__name__,
-            "message": str(exc),
-            "cluster": self._guarded.cluster,
-            "service": self._guarded.service,
-            "at": now.isoformat(),
-        }
-        logger.error("rollback failed", extra={"error_record": record})
+        record = ErrorRecord(
+            at=now,
+            alarm=alarm.alarm_name if alarm else None,
+            error=type(exc).__name__,
+            message=str(exc),
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.error("rollback failed", extra={"error_record": record_fields(record)})
         try:
-            self._store.audit(self._guarded, record, now)
+            self._store.audit(self._guarded, record)
         except CanaryRollbackError:
             logger.exception("could not write the error to the audit trail")
+
+
+def _explained(decision: Decision, plan: TargetPlan | None, deployed: str | None = None) -> Decision:
+    """The decision with what is restored and why (restore.py), and the copy's ARN once it is registered."""
+    if plan is None:
+        return decision
+    reason = f"{decision.reason}; {plan.reason(deployed if plan.register else None)}"
+    return replace(decision, reason=reason, needs_copy=plan.register)

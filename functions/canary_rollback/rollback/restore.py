@@ -13,6 +13,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
+from canary_rollback.core.arns import revision_label
 from canary_rollback.core.evidence import TargetImage, deployed_images
 from canary_rollback.core.images import ImageReferenceError, parse_image, pin
 from canary_rollback.core.models import KnownGood, TaskDefinitionSnapshot
@@ -48,11 +49,11 @@ class TargetPlan:
 
     def reason(self, target_arn: str | None = None) -> str:
         """What is restored and why, for the decision, the audit trail and the notification."""
-        source = _label(self.source_arn)
+        source = revision_label(self.source_arn)
         if not self.register:
             text = f"deploying {source} as it is"
         else:
-            into = f" as {_label(target_arn)}" if target_arn else ""
+            into = f" as {revision_label(target_arn)}" if target_arn else ""
             text = f"registering a copy of {source}{into} from its snapshot"
             if not self.active:
                 text += f" ({source} is no longer ACTIVE (INACTIVE or deleted) and ECS will not deploy it)"
@@ -137,7 +138,3 @@ def target_images(
     if lock is not None and lock.to_arn == target_arn and lock.copied_from == known_good.arn:
         return plan_rollback_target(known_good, False, pin_digests).images(known_good)
     return None
-
-
-def _label(arn: str | None) -> str:
-    return arn.rsplit("/", 1)[-1] if arn else "none"

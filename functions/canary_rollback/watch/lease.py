@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from canary_rollback.core.models import GuardedService, WatchLease
+from canary_rollback.core.models import WatchLease
 
 DEPLOYMENT_SOURCE = "aws.ecs"
 DEPLOYMENT_DETAIL_TYPE = "ECS Deployment State Change"
@@ -76,14 +76,6 @@ def parse_deployment_event(event: Any) -> DeploymentEvent | Ignored:
         deployment_id=deployment_id if isinstance(deployment_id, str) else None,
         updated_at=updated_at if isinstance(updated_at, str) else None,
     )
-
-
-def service_matches(service_arn: str, guarded: GuardedService) -> bool:
-    """The long ARN format names the cluster (`service/CLUSTER/NAME`); the old short one only the service."""
-    parts = service_arn.split(":", 5)
-    if len(parts) != 6 or parts[0] != "arn" or parts[2] != "ecs":
-        return False
-    return parts[5] in (f"service/{guarded.cluster}/{guarded.service}", f"service/{guarded.service}")
 
 
 # ---- the lease: at most one watch loop per service -------------------------------------------------------

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from canary_rollback.aws.state_store import StateStore
+from canary_rollback.core.arns import is_guarded_service
 from canary_rollback.core.errors import CanaryRollbackError, StateConflict, StateStoreError
 from canary_rollback.core.models import GuardedService, WatchLease
 from canary_rollback.core.observability import logger
@@ -27,7 +28,6 @@ from canary_rollback.watch.lease import (
     next_round_at,
     parse_deployment_event,
     round_index,
-    service_matches,
     stale_after,
     watch_end,
 )
@@ -80,7 +80,7 @@ def watch_deployment(runtime: Runtime, event: Any, *, holder: str, remaining_sec
         return _ignored(parsed.reason)
     if guarded is None or runtime.store is None:
         return _ignored("CLUSTER_NAME, SERVICE_NAME and STATE_TABLE are needed to watch a deployment")
-    if not service_matches(parsed.service_arn, guarded):
+    if not is_guarded_service(parsed.service_arn, guarded):
         return _ignored(f"deployment of {parsed.service_arn}, not of the guarded service {guarded.key}")
     strategy = runtime.ecs.describe(guarded).deployment_strategy
     if strategy != "ROLLING":

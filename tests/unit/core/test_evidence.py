@@ -12,8 +12,8 @@ from canary_rollback.core.evidence import (
     SCHEMA,
     AlarmRef,
     CommandTarget,
-    DecisionRecord,
     ProbeEvidence,
+    StructuredDecision,
     TargetImage,
     advance_failures,
     deployed_images,
@@ -74,7 +74,7 @@ def test_a_pinned_copy_names_each_container_with_its_digest_and_a_tag_is_said_to
     assert "NOT pinned" in log.line()
 
 
-def record(action: str = "dry_run", **changes: object) -> DecisionRecord:
+def record(action: str = "dry_run", **changes: object) -> StructuredDecision:
     decision = Decision(action, "DRY_RUN: would roll back to the known-good", rev(34), rev(31), row="dry run")  # type: ignore[arg-type]
     facts = CardFacts(
         evidence=(failing(),),
@@ -203,5 +203,5 @@ def test_the_failed_gate_is_a_decision_too() -> None:
 
 
 def test_an_alarm_reference_without_time_still_renders() -> None:
-    data = DecisionRecord("recovered", "c", "s", "ok", T0, alarm=AlarmRef("RollbackAlarm", None)).as_json()
+    data = StructuredDecision("recovered", "c", "s", "ok", T0, alarm=AlarmRef("RollbackAlarm", None)).as_json()
     assert_valid_decision(data)
