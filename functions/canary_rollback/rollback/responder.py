@@ -368,7 +368,7 @@ class RollbackResponder:
             target=decision.target,
             alarm_state=alarm.state if alarm else None,
             delivery=alarm.delivery if alarm else None,
-            dry_run=self._settings.dry_run,
+            dry_run=facts.dry_run,  # a person's rollback acts whatever DRY_RUN says
         )
         logger.info("rollback decision", extra={"decision": record_fields(record)})
         steps: list[tuple[str, Callable[[], object]]] = [
