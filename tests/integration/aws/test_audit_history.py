@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 
 from canary_rollback.aws.state_store import StateStore
+from canary_rollback.core.audit import DecisionRecord, HookRecord
 from canary_rollback.core.models import GuardedService
 from tests.unit.builders import T0
 
@@ -32,10 +33,15 @@ def test_decisions_come_back_behind_hundreds_of_hook_answers(aws: Any) -> None:
     store = _table()
     for n in range(3):
         at = T0 + timedelta(seconds=n)
-        store.audit(GUARDED, {"kind": "decision", "action": f"answer-{n}", "at": at.isoformat()}, at)
+        store.audit(
+            GUARDED, DecisionRecord(at, f"answer-{n}", "r", "RollbackAlarm", "c", "s", None, None, None, None, False)
+        )
     for n in range(240):  # a long blue/green deployment: a hook answer every 10 s
         at = T0 + timedelta(minutes=1, seconds=10 * n)
-        store.audit(GUARDED, {"kind": "hook", "status": "IN_PROGRESS", "at": at.isoformat()}, at)
+        store.audit(
+            GUARDED,
+            HookRecord(at, "IN_PROGRESS", {"passes": 1}, "POST_TEST_TRAFFIC_SHIFT", None, None, None, None, (), "c/s"),
+        )
 
     assert [r["kind"] for r in store.history(GUARDED, 5)] == ["hook"] * 5
     decisions = store.history(GUARDED, 2, kinds=frozenset({"decision", "takeover"}))
