@@ -1,2 +1,3 @@
-"""The embedded default world for `make demo` and the test suite: loopback services, moto, an ECS rollout
-simulator and a local stand-in for CloudWatch alarm evaluation. Never deployed (outside functions/)."""
+"""`make demo`: the incident rehearsed on an embedded AWS. `demo.world` is the embedded world (moto, the ECS
+rollout simulator, the alarm evaluator, loopback services, a simulated clock) and knows no scenario;
+`demo.scenarios` tells the stories in it. Never deployed (outside functions/); no product module imports it."""

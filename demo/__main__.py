@@ -6,19 +6,15 @@ import argparse
 import sys
 import time
 
+from demo.scenarios import SCENARIOS, TimelineEntry, format_report, run
+
 
 def main(argv: list[str] | None = None) -> int:
-    from demo.scenarios import SCENARIOS
-
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
     parser.add_argument("--scenario", default="incident", choices=SCENARIOS)
     parser.add_argument("--verbose", action="store_true", help="also print the functions' structured logs")
     args = parser.parse_args(argv)
     from canary_rollback.core.observability import logger
-    from demo.local_aws import local_aws_environment
-    from demo.scenarios import format_report, run_scenario, world_options
-    from demo.services import LoopbackAlb
-    from demo.world import IncidentWorld, TimelineEntry
 
     if not args.verbose:
         logger.setLevel("WARNING")
@@ -29,14 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     def show(entry: TimelineEntry) -> None:
         print(f"{entry.at:%H:%M:%S}    {entry.event:<44}  {entry.evidence}")
 
-    with local_aws_environment(), LoopbackAlb() as alb:
-        parameters = {"DryRun": "true"} if args.scenario == "dry-run" else {}
-        world = IncidentWorld.create(alb, parameters, **world_options(args.scenario))
-        world.on_entry = show
-        try:
-            result = run_scenario(args.scenario, world)
-        finally:
-            world.close()
+    result = run(args.scenario, on_entry=show)
     format_report(result)
     print(f"(wall time {time.perf_counter() - started:.1f} s)")
     return 0 if result.ok else 1

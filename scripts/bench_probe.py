@@ -53,7 +53,7 @@ import json, os, resource, sys, time
 os.environ["PROBES"] = sys.argv[1]
 os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 sys.path.insert(0, {repo!r})
-from demo.lambda_context import FakeLambdaContext
+from demo.world.lambda_context import FakeLambdaContext
 from canary_rollback.handlers import probe
 started = time.perf_counter()
 response = probe.handler({{"id": "bench"}}, FakeLambdaContext())

@@ -38,7 +38,7 @@ def load_event(name: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[Any]:
-    from demo.local_aws import LocalAws
+    from demo.world.local_aws import LocalAws
 
     aws = LocalAws().start()
     previous = os.environ["AWS_ENDPOINT_URL"]

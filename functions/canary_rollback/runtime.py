@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import requests
 
@@ -41,10 +41,9 @@ class Runtime:
     settings: Settings
     clients: AwsClients
     clock: Clock = utc_now
-    # The deployment watch's timer: real time in Lambda; the demo drives them from its simulated clock.
+    # The deployment watch's timer: real time in Lambda; tests and the demo drive it from a simulated clock.
     monotonic: Callable[[], float] = time.monotonic
     sleep: Callable[[float], None] = time.sleep
-    on_watch_round: Callable[[Any], None] | None = None  # told of each watch round (the demo's timeline)
     _session: requests.Session | None = field(default=None, repr=False)
     _parameters: ParameterSource | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)

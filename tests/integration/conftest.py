@@ -182,11 +182,11 @@ def probes_json(*specs: dict[str, Any]) -> str:
 @pytest.fixture
 def world(aws: Any, handlers_reset: None) -> Iterator[Any]:
     """The incident's ECS world on moto with the stack's resources, :31 running steady, handlers wired."""
-    from demo.services import LoopbackAlb
-    from demo.world import IncidentWorld
+    from demo.world import World
+    from demo.world.services import LoopbackAlb
 
     with LoopbackAlb() as alb:
-        created = IncidentWorld.create(alb)
+        created = World.create(alb)
         yield created
         created.close()
 

@@ -47,7 +47,7 @@ def test_status_shows_current_known_good_and_streak(world: Any) -> None:
 
 def test_history_lists_decisions_newest_first(world: Any) -> None:
     from canary_rollback.handlers import rollback as rollback_handler
-    from demo.lambda_context import FakeLambdaContext
+    from demo.world.lambda_context import FakeLambdaContext
 
     make_known_good(world)
     break_with_34(world)

@@ -18,8 +18,8 @@ from canary_rollback.core.models import GuardedService
 from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.runtime import Runtime, build_runtime
-from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE
+from demo.world.lambda_context import FakeLambdaContext
 from tests.conftest import emf_lines, load_event
 from tests.integration.conftest import alarm_event, break_with_34, make_known_good
 
@@ -298,14 +298,14 @@ def test_a_deployment_ecs_gates_itself_is_not_watched_and_not_rolled_back_on_top
 
 def test_an_event_after_the_last_heartbeat_is_still_watched(world: Any) -> None:
     # Given a 30 s watch (rounds at 0, 10, 20) and a COMPLETED event arriving after its last heartbeat
-    runtime, _ = watcher(world, WATCH_SECONDS="30")
+    watcher(world, WATCH_SECONDS="30")
     answers: list[dict[str, Any]] = []
 
     def after_round(watch_round: Any) -> None:
         if watch_round.index == 2:  # the holder's last heartbeat is behind it: its loop would end now
             answers.append(invoke(deployment_event("SERVICE_DEPLOYMENT_COMPLETED")))
 
-    runtime.on_watch_round = after_round
+    world.logs.on_watch_round = after_round  # told of each round from the watch's own log record
 
     # When the watch runs
     response = invoke(deployment_event())

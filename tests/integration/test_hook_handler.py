@@ -14,7 +14,7 @@ import pytest
 from canary_rollback.aws.clients import AwsClients
 from canary_rollback.handlers import hook as hook_handler
 from canary_rollback.runtime import build_runtime
-from demo.lambda_context import FakeLambdaContext
+from demo.world.lambda_context import FakeLambdaContext
 from tests.conftest import emf_lines, load_event
 from tests.integration.conftest import LoopbackServer, probes_json
 

@@ -10,7 +10,7 @@ import pytest
 
 from canary_rollback.core.errors import ConfigError, StateStoreError
 from canary_rollback.handlers import probe as probe_handler
-from demo.lambda_context import FakeLambdaContext
+from demo.world.lambda_context import FakeLambdaContext
 from tests.conftest import emf_lines, load_event
 from tests.integration.conftest import LoopbackServer, probes_json
 

@@ -10,8 +10,8 @@ from typing import Any
 import boto3
 
 from canary_rollback.handlers import probe as probe_handler
-from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE
+from demo.world.lambda_context import FakeLambdaContext
 from tests.conftest import load_event
 
 

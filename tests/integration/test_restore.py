@@ -20,9 +20,9 @@ from canary_rollback.core.models import GuardedService
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
-from demo.ecs_simulator import ImageRegistry, fake_digest
-from demo.lambda_context import FakeLambdaContext
-from demo.world import CLUSTER, FAMILY, SERVICE, IncidentWorld
+from demo.world import CLUSTER, FAMILY, SERVICE, World
+from demo.world.ecs_simulator import ImageRegistry, fake_digest
+from demo.world.lambda_context import FakeLambdaContext
 from tests.integration.conftest import alarm_event, break_with_34, make_known_good
 
 GUARDED = GuardedService(CLUSTER, SERVICE)
@@ -37,7 +37,7 @@ def invoke(event: Any) -> dict[str, Any]:
     return response
 
 
-def store(world: IncidentWorld) -> StateStore:
+def store(world: World) -> StateStore:
     return StateStore(boto3.client("dynamodb"), world.stack.table_name)
 
 
@@ -55,11 +55,11 @@ def registry() -> ImageRegistry:
     return ImageRegistry({"hokusai/api:main": GOOD})
 
 
-def _world(registry: ImageRegistry, image: str) -> Iterator[IncidentWorld]:
-    from demo.services import LoopbackAlb
+def _world(registry: ImageRegistry, image: str) -> Iterator[World]:
+    from demo.world.services import LoopbackAlb
 
     with LoopbackAlb() as alb:
-        world = IncidentWorld.create(alb, image_for=lambda _: image)
+        world = World.create(alb, image_for=lambda _: image)
         world.simulator.with_tasks(registry)
         world.broken_digests.add(BAD)
         yield world
@@ -67,25 +67,25 @@ def _world(registry: ImageRegistry, image: str) -> Iterator[IncidentWorld]:
 
 
 @pytest.fixture
-def tag_world(aws: Any, handlers_reset: None, registry: ImageRegistry) -> Iterator[IncidentWorld]:
+def tag_world(aws: Any, handlers_reset: None, registry: ImageRegistry) -> Iterator[World]:
     """Every revision names `hokusai/api:main` (the mutable-tag set-up); tasks report digests."""
     yield from _world(registry, "hokusai/api:main")
 
 
 @pytest.fixture
-def pinned_world(aws: Any, handlers_reset: None, registry: ImageRegistry) -> Iterator[IncidentWorld]:
+def pinned_world(aws: Any, handlers_reset: None, registry: ImageRegistry) -> Iterator[World]:
     """Every revision already names its image by digest."""
     yield from _world(registry, f"hokusai/api@{GOOD}")
 
 
-def move_tag_and_break(world: IncidentWorld, registry: ImageRegistry) -> None:
+def move_tag_and_break(world: World, registry: ImageRegistry) -> None:
     """CI pushes the broken build to `main` and deploys :34, which names the same tag."""
     registry.push("hokusai/api:main", BAD)
     break_with_34(world)
     assert world.simulator.serving_digests(CLUSTER, SERVICE) == {BAD}
 
 
-def test_promotion_records_the_registrable_definition_and_the_digest_the_tasks_ran(tag_world: IncidentWorld) -> None:
+def test_promotion_records_the_registrable_definition_and_the_digest_the_tasks_ran(tag_world: World) -> None:
     make_known_good(tag_world)
     known_good = store(tag_world).load(GUARDED).known_good
     assert known_good is not None
@@ -101,7 +101,7 @@ def test_promotion_records_the_registrable_definition_and_the_digest_the_tasks_r
     assert GOOD in known_good.reason
 
 
-def test_tag_moved_rollback_deploys_the_recorded_digest(tag_world: IncidentWorld, registry: ImageRegistry) -> None:
+def test_tag_moved_rollback_deploys_the_recorded_digest(tag_world: World, registry: ImageRegistry) -> None:
     # Given :31 seen healthy on GOOD, then `main` moved to BAD and :34 deployed
     make_known_good(tag_world)
     move_tag_and_break(tag_world, registry)
@@ -132,7 +132,7 @@ def test_tag_moved_rollback_deploys_the_recorded_digest(tag_world: IncidentWorld
     assert f"api hokusai/api:main -> {GOOD}" in note["message"]
 
 
-def test_already_pinned_and_active_is_deployed_as_it_is(pinned_world: IncidentWorld, registry: ImageRegistry) -> None:
+def test_already_pinned_and_active_is_deployed_as_it_is(pinned_world: World, registry: ImageRegistry) -> None:
     make_known_good(pinned_world)
     registry.push("hokusai/api:main", BAD)  # irrelevant: nothing names the tag
     break_with_34(pinned_world)
@@ -147,7 +147,7 @@ def test_already_pinned_and_active_is_deployed_as_it_is(pinned_world: IncidentWo
 
 @pytest.mark.parametrize("gone", ["inactive", "deleted"])
 def test_inactive_unreferenced_or_deleted_known_good_is_restored_from_the_snapshot(
-    tag_world: IncidentWorld, registry: ImageRegistry, gone: str
+    tag_world: World, registry: ImageRegistry, gone: str
 ) -> None:
     # Given real ECS's rule: an INACTIVE revision is describable only while referenced; a deleted one never
     tag_world.simulator.strict_task_definitions()
@@ -170,7 +170,7 @@ def test_inactive_unreferenced_or_deleted_known_good_is_restored_from_the_snapsh
     assert tag_world.current_revision() == response["target"]
 
 
-def test_pin_image_digests_false_keeps_the_tag(tag_world: IncidentWorld, registry: ImageRegistry) -> None:
+def test_pin_image_digests_false_keeps_the_tag(tag_world: World, registry: ImageRegistry) -> None:
     env = {**tag_world.stack.function_env, "PIN_IMAGE_DIGESTS": "false"}
     rollback_handler.application.set(RollbackApplication(build_runtime(env, need_probes=False, clock=tag_world.clock)))
     make_known_good(tag_world)
@@ -189,7 +189,7 @@ def test_pin_image_digests_false_keeps_the_tag(tag_world: IncidentWorld, registr
 
 
 def test_pin_image_digests_false_still_copies_a_deregistered_known_good(
-    tag_world: IncidentWorld, registry: ImageRegistry
+    tag_world: World, registry: ImageRegistry
 ) -> None:
     env = {**tag_world.stack.function_env, "PIN_IMAGE_DIGESTS": "false"}
     rollback_handler.application.set(RollbackApplication(build_runtime(env, need_probes=False, clock=tag_world.clock)))
@@ -205,7 +205,7 @@ def test_pin_image_digests_false_still_copies_a_deregistered_known_good(
 
 
 def test_a_retried_rollback_registers_one_revision(
-    tag_world: IncidentWorld, registry: ImageRegistry, monkeypatch: pytest.MonkeyPatch
+    tag_world: World, registry: ImageRegistry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")  # "throttled past retries" sooner than botocore's 5 attempts
     make_known_good(tag_world)
@@ -235,7 +235,7 @@ def test_a_retried_rollback_registers_one_revision(
     assert revisions_of_family() == [*before, copy_arn]
 
 
-def test_disagreeing_digests_are_not_promoted(tag_world: IncidentWorld, json_logs: list[dict[str, Any]]) -> None:
+def test_disagreeing_digests_are_not_promoted(tag_world: World, json_logs: list[dict[str, Any]]) -> None:
     # Given two tasks of :31 that ran different images (one started after the tag moved)
     tasks = tag_world.simulator.service_tasks(CLUSTER, SERVICE)
     tasks[1].containers[0]["imageDigest"] = OTHER  # a build that answers the probes just as well
@@ -262,7 +262,7 @@ def test_disagreeing_digests_are_not_promoted(tag_world: IncidentWorld, json_log
 
 
 @pytest.mark.parametrize("deregistered", [False, True])
-def test_a_known_good_recorded_before_snapshots_still_rolls_back(world: IncidentWorld, deregistered: bool) -> None:
+def test_a_known_good_recorded_before_snapshots_still_rolls_back(world: World, deregistered: bool) -> None:
     # Given the state item exactly as the version before snapshots wrote it (known-good :31, no snapshot)
     break_with_34(world)
     item = json.loads((FIXTURES / "state_item_before_snapshots.json").read_text())
@@ -287,7 +287,7 @@ def test_a_known_good_recorded_before_snapshots_still_rolls_back(world: Incident
 # ---- operate: the CLI shows and records snapshots ------------------------------------------------------
 
 
-def cli(world: IncidentWorld, *argv: str) -> tuple[int, str]:
+def cli(world: World, *argv: str) -> tuple[int, str]:
     from canary_rollback.cli import main
 
     out = io.StringIO()
@@ -295,7 +295,7 @@ def cli(world: IncidentWorld, *argv: str) -> tuple[int, str]:
     return main([argv[0], *flags, *argv[1:]], out=out), out.getvalue()
 
 
-def test_status_shows_the_known_goods_images_with_their_digests(tag_world: IncidentWorld) -> None:
+def test_status_shows_the_known_goods_images_with_their_digests(tag_world: World) -> None:
     make_known_good(tag_world)
     code, text = cli(tag_world, "status")
     assert code == 0
@@ -308,7 +308,7 @@ def test_status_shows_the_known_goods_images_with_their_digests(tag_world: Incid
     assert images == [{"container": "api", "image": "hokusai/api:main", "digest": GOOD}]
 
 
-def test_mark_known_good_of_the_running_revision_records_its_tasks_digests(tag_world: IncidentWorld) -> None:
+def test_mark_known_good_of_the_running_revision_records_its_tasks_digests(tag_world: World) -> None:
     code, text = cli(tag_world, "mark-known-good", "hokusai-api-development:31")
     assert code == 0
     assert f"@ {GOOD}" in text
@@ -319,7 +319,7 @@ def test_mark_known_good_of_the_running_revision_records_its_tasks_digests(tag_w
 
 
 def test_mark_known_good_refuses_a_tag_referenced_revision_that_is_not_running(
-    tag_world: IncidentWorld, capsys: pytest.CaptureFixture[str]
+    tag_world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _ = cli(tag_world, "mark-known-good", "hokusai-api-development:30")
     assert code == 2
@@ -335,12 +335,12 @@ def test_mark_known_good_refuses_a_tag_referenced_revision_that_is_not_running(
     assert known_good.snapshot.digests == {}
 
 
-def test_mark_known_good_of_a_pinned_revision_needs_no_running_task(pinned_world: IncidentWorld) -> None:
+def test_mark_known_good_of_a_pinned_revision_needs_no_running_task(pinned_world: World) -> None:
     code, _ = cli(pinned_world, "mark-known-good", "hokusai-api-development:30")
     assert code == 0
 
 
-def test_running_digests_reads_every_page_and_describes_in_batches_of_100(tag_world: IncidentWorld) -> None:
+def test_running_digests_reads_every_page_and_describes_in_batches_of_100(tag_world: World) -> None:
     from canary_rollback.aws.ecs import EcsGateway
 
     tag_world.simulator.backend._get_service(CLUSTER, SERVICE).desired_count = 150
@@ -359,7 +359,7 @@ def test_running_digests_reads_every_page_and_describes_in_batches_of_100(tag_wo
 
 @pytest.mark.parametrize("death", ["before-call", "after-call"])
 def test_whichever_attempt_finishes_a_pinned_rollback_the_copy_becomes_the_known_good_with_its_snapshot(
-    tag_world: IncidentWorld, registry: ImageRegistry, death: str
+    tag_world: World, registry: ImageRegistry, death: str
 ) -> None:
     from tests.integration.test_rollback_safety import Killed, app_that_dies, fresh_container
     from tests.integration.test_rollback_safety import invoke as invoke_with_deadline

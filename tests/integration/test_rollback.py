@@ -16,8 +16,8 @@ from canary_rollback.core.models import GuardedService
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
-from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE
+from demo.world.lambda_context import FakeLambdaContext
 from tests.conftest import load_event
 from tests.integration.conftest import alarm_event, break_with_34, make_known_good
 
@@ -179,11 +179,11 @@ def test_duplicate_delivery_after_completion_replays_the_first_answer(world: Any
 
 
 def test_dry_run_decides_and_reports_but_never_updates(aws: Any, handlers_reset: None) -> None:
-    from demo.services import LoopbackAlb
-    from demo.world import IncidentWorld
+    from demo.world import World
+    from demo.world.services import LoopbackAlb
 
     with LoopbackAlb() as alb:
-        dry = IncidentWorld.create(alb, {"DryRun": "true"})
+        dry = World.create(alb, {"DryRun": "true"})
         try:
             make_known_good(dry)
             break_with_34(dry)

@@ -19,8 +19,8 @@ from canary_rollback.core.models import GuardedService
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
-from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE
+from demo.world.lambda_context import FakeLambdaContext
 from tests.integration.conftest import alarm_event, break_with_34, make_known_good
 
 GUARDED = GuardedService(CLUSTER, SERVICE)

@@ -23,10 +23,10 @@ from canary_rollback.handlers import probe as probe_handler
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
-from demo.ecs_simulator import ImageRegistry, fake_digest
-from demo.lambda_context import FakeLambdaContext
-from demo.local_aws import ACCOUNT, REGION
-from demo.template import Resolver, load_template, parameter_defaults
+from demo.world.ecs_simulator import ImageRegistry, fake_digest
+from demo.world.lambda_context import FakeLambdaContext
+from demo.world.local_aws import ACCOUNT, REGION
+from demo.world.template import Resolver, load_template, parameter_defaults
 from tests.conftest import REPO, emf_lines, load_event
 from tests.integration.conftest import alarm_event, break_with_34, make_known_good
 
@@ -269,9 +269,9 @@ def test_ecs_deployment_events_of_the_guarded_service_reach_the_probe_function()
 
     assert set(pattern["detail"]["eventName"]) == DEPLOYMENT_EVENT_NAMES
     # the sample event matches the rule as written
-    from demo.world import eventbridge_rule_matches
+    from demo.world.delivery import EventRule
 
-    assert eventbridge_rule_matches(pattern, load_event("ecs-deployment-in-progress"))
+    assert EventRule(pattern).matches(load_event("ecs-deployment-in-progress"))
     # turning the watch off turns the rule off, nothing else
     assert resolver().resolve(rule["Properties"]["State"]) == "ENABLED"
     assert resolver(DeploymentWatch="DISABLED").resolve(rule["Properties"]["State"]) == "DISABLED"
@@ -469,7 +469,7 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     boto3.client("ssm").put_parameter(Name="/canary-rollback/probes", Value=json.dumps(probes), Type="String")
     env = {**world.stack.function_env, "PROBES": "", "PROBES_PARAMETER": "/canary-rollback/probes"}
     probe_runtime = build_runtime(env, clients=recorder("ProbeFunction"), clock=world.clock)
-    probe_runtime.monotonic, probe_runtime.sleep = world.sim_monotonic, world.sim_sleep  # a watch on sim time
+    probe_runtime.monotonic, probe_runtime.sleep = world.timer.monotonic, world.timer.sleep  # a watch on sim time
     probe_handler.runtime.set(probe_runtime)
     rollback_handler.application.set(
         RollbackApplication(

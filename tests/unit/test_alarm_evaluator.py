@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from demo.alarm_evaluator import evaluate_alarm, period_end
+from demo.world.alarm_evaluator import evaluate_alarm, period_end
 
 T = datetime(2026, 11, 26, 19, 9, 34, 500000, tzinfo=UTC)
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import boto3
 
-from demo.local_aws import ACCOUNT, REGION
-from demo.template import Resolver, load_template, parameter_defaults
+from demo.world.local_aws import ACCOUNT, REGION
+from demo.world.template import Resolver, load_template, parameter_defaults
 
 
 @dataclass
@@ -23,7 +23,12 @@ class LocalStack:
     topic_arn: str
     queue_url: str
     alarm_names: dict[str, str]  # logical id -> alarm name
-    function_env: dict[str, str]
+    function_env: dict[str, str]  # Globals: what every function's environment holds
+    own_env: dict[str, dict[str, str]]  # function logical id -> the variables it sets itself
+
+    def environment(self, function: str) -> dict[str, str]:
+        """One function's environment, as Lambda merges it: the Globals, then the function's own variables."""
+        return {**self.function_env, **self.own_env.get(function, {})}
 
     def notifications(self) -> list[dict[str, str]]:
         """Every SNS message published so far (drains the subscribed queue)."""
@@ -39,8 +44,12 @@ class LocalStack:
                 sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
-def create_local_stack(stack_name: str = "canary-rollback", parameters: dict[str, str] | None = None) -> LocalStack:
-    template = load_template()
+def create_local_stack(
+    stack_name: str = "canary-rollback",
+    parameters: dict[str, str] | None = None,
+    template: dict[str, Any] | None = None,
+) -> LocalStack:
+    template = template or load_template()
     resources = template["Resources"]
     params = {**parameter_defaults(template), **(parameters or {})}
     table_name = f"{stack_name}-StateTable"
@@ -95,7 +104,12 @@ def create_local_stack(stack_name: str = "canary-rollback", parameters: dict[str
 
     env = resolver.resolve(template["Globals"]["Function"]["Environment"]["Variables"])
     function_env = {key: str(value) for key, value in env.items()}
-    return LocalStack(stack_name, table_name, topic_arn, queue_url, alarm_names, function_env)
+    own_env: dict[str, dict[str, str]] = {}
+    for logical_id, resource in resources.items():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables")
+        if resource["Type"] == "AWS::Serverless::Function" and variables:
+            own_env[logical_id] = {key: str(value) for key, value in resolver.resolve(variables).items()}
+    return LocalStack(stack_name, table_name, topic_arn, queue_url, alarm_names, function_env, own_env)
 
 
 def _alarm_arguments(props: dict[str, Any]) -> dict[str, Any]:

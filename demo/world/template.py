@@ -3,6 +3,8 @@ world needs, so the demo and the tests create the table, topic and alarms exactl
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -10,7 +12,7 @@ from typing import Any
 
 import yaml
 
-TEMPLATE_PATH = Path(__file__).resolve().parent.parent / "template.yaml"
+TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "template.yaml"
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -35,6 +37,13 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """A fresh copy each call (callers may edit theirs); the file is parsed once per process (~80 ms a parse)."""
+    return copy.deepcopy(parse_template(path.resolve(), path.stat().st_mtime_ns))
+
+
+@functools.cache
+def parse_template(path: Path, _modified: int) -> dict[str, Any]:
+    """The parse itself, cached by path and modification time; use `load_template` (this one is shared)."""
     with path.open() as handle:
         document = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506  # SafeLoader subclass
     assert isinstance(document, dict)

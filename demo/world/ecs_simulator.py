@@ -31,7 +31,7 @@ from typing import Any
 from moto.core.utils import utcnow
 from moto.ecs.models import ecs_backends
 
-ACCOUNT = "123456789012"
+from demo.world.local_aws import ACCOUNT
 
 
 def fake_digest(text: str) -> str:
