@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from demo.ecs_simulator import ImageRegistry, fake_digest
-from demo.services import LoopbackAlb
-from demo.world import IncidentWorld
+from demo.world import World
+from demo.world.ecs_simulator import ImageRegistry, fake_digest
+from demo.world.services import LoopbackAlb
 
 MUTABLE_TAG = "hokusai/api:main"
 GOOD_BUILD = fake_digest("hokusai/api main, Monday's build")
@@ -16,10 +16,10 @@ BROKEN_BUILD = fake_digest("hokusai/api main, the routing change")
 
 
 @contextmanager
-def mutable_tag_world(parameters: dict[str, str] | None = None) -> Iterator[IncidentWorld]:
+def mutable_tag_world(parameters: dict[str, str] | None = None) -> Iterator[World]:
     """Every revision names `hokusai/api:main`; tasks report the digest the tag resolved to (as real ECS does)."""
     with LoopbackAlb() as alb:
-        world = IncidentWorld.create(alb, parameters, image_for=lambda _revision: MUTABLE_TAG)
+        world = World.create(alb, parameters, image_for=lambda _revision: MUTABLE_TAG)
         world.simulator.with_tasks(ImageRegistry({MUTABLE_TAG: GOOD_BUILD}))
         world.broken_digests.add(BROKEN_BUILD)
         try:
@@ -28,7 +28,7 @@ def mutable_tag_world(parameters: dict[str, str] | None = None) -> Iterator[Inci
             world.close()
 
 
-def push_the_broken_build_and_deploy_34(world: IncidentWorld) -> None:
+def push_the_broken_build_and_deploy_34(world: World) -> None:
     """CI moves the tag to the routing change and deploys :34; it rolls out and the probes fail on it."""
     assert world.simulator.registry is not None
     world.simulator.registry.push(MUTABLE_TAG, BROKEN_BUILD)
@@ -39,7 +39,7 @@ def push_the_broken_build_and_deploy_34(world: IncidentWorld) -> None:
         world.probe_run()
 
 
-def structured_messages(world: IncidentWorld) -> list[dict[str, Any]]:
+def structured_messages(world: World) -> list[dict[str, Any]]:
     """What the stack's SQS subscriber received: the `sqs` message of each notification, parsed."""
     import json
 

@@ -21,8 +21,8 @@ from canary_rollback.core.rollback_record import take_lock
 from canary_rollback.handlers import hook as hook_handler
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.runtime import build_runtime
-from demo.lambda_context import FakeLambdaContext
 from demo.world import CLUSTER, SERVICE
+from demo.world.lambda_context import FakeLambdaContext
 from tests.conftest import load_event
 from tests.integration.conftest import alarm_event, make_known_good
 from tests.support.decisions import assert_valid_decision

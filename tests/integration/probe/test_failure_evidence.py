@@ -45,7 +45,7 @@ def test_scheduled_runs_record_what_failed_since_when_and_how_often_and_clear_it
 def test_failing_watch_rounds_record_the_evidence_too(world: Any) -> None:
     """The fast alarm reads watch rounds: its rollback must find their evidence, not a scheduled run's."""
     from canary_rollback.handlers import probe as probe_handler
-    from demo.lambda_context import FakeLambdaContext
+    from demo.world.lambda_context import FakeLambdaContext
     from tests.conftest import load_event
 
     # Given a known-good and a route that breaks while no rollback is pending

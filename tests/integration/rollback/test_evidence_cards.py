@@ -15,7 +15,7 @@ from canary_rollback.aws.clients import AwsClients
 from canary_rollback.handlers import rollback as rollback_handler
 from canary_rollback.rollback.run import RollbackApplication
 from canary_rollback.runtime import build_runtime
-from demo.lambda_context import FakeLambdaContext
+from demo.world.lambda_context import FakeLambdaContext
 from tests.integration.conftest import alarm_event, make_known_good
 from tests.support.decisions import assert_valid_decision
 from tests.support.worlds import (
