@@ -42,7 +42,7 @@ class Mark:
 
 
 @dataclass
-class Timeline:
+class Chart:
     """What the picture shows; the scenario appends as the world moves."""
 
     title: str
@@ -77,7 +77,7 @@ class Timeline:
         return start - timedelta(seconds=30), end + timedelta(seconds=60)
 
 
-def draw(timeline: Timeline, directory: Path, name: str = "timeline") -> tuple[Path, Path]:
+def draw(chart: Chart, directory: Path, name: str = "timeline") -> tuple[Path, Path]:
     """Write `<name>.png` and `<name>.svg` into `directory`; returns both paths."""
     import matplotlib
 
@@ -90,16 +90,16 @@ def draw(timeline: Timeline, directory: Path, name: str = "timeline") -> tuple[P
     # matplotlib's date helpers carry no annotations: typed once here.
     num = cast(Callable[[datetime], float], mdates.date2num)
     date_formatter = cast(Callable[[str], Any], mdates.DateFormatter)
-    start, end = timeline.span()
-    probes = sorted({s.probe for s in timeline.samples})
-    alarms = sorted(timeline.alarm_states)
+    start, end = chart.span()
+    probes = sorted({s.probe for s in chart.samples})
+    alarms = sorted(chart.alarm_states)
     heights = [0.9, max(len(probes), 1) * 0.55 + 0.6, max(len(alarms), 1) * 0.5 + 0.5, 0.9]
     figure, (mark_axes, probe_axes, alarm_axes, revision_axes) = plt.subplots(
         4, 1, figsize=(13, 1.8 + sum(heights)), sharex=True, gridspec_kw={"height_ratios": heights}
     )
 
     # Probes: a square per scheduled run, a dot per watch round; green pass, red fail.
-    shown = [s for s in timeline.samples if s.at >= start]
+    shown = [s for s in chart.samples if s.at >= start]
     for row, probe in enumerate(probes):
         for is_round, marker, size in ((False, "s", 70), (True, "o", 18)):
             chosen = [s for s in shown if s.probe == probe and s.round == is_round]
@@ -118,7 +118,7 @@ def draw(timeline: Timeline, directory: Path, name: str = "timeline") -> tuple[P
 
     # Alarms: their state over time.
     for row, alarm in enumerate(alarms):
-        changes = timeline.alarm_states[alarm]
+        changes = chart.alarm_states[alarm]
         for index, (at, state) in enumerate(changes):
             until = changes[index + 1][0] if index + 1 < len(changes) else end
             alarm_axes.broken_barh(
@@ -132,8 +132,8 @@ def draw(timeline: Timeline, directory: Path, name: str = "timeline") -> tuple[P
 
     # The revision ECS runs.
     colours: dict[str, str] = {}
-    for index, (at, label) in enumerate(timeline.revisions):
-        until = timeline.revisions[index + 1][0] if index + 1 < len(timeline.revisions) else end
+    for index, (at, label) in enumerate(chart.revisions):
+        until = chart.revisions[index + 1][0] if index + 1 < len(chart.revisions) else end
         colour = colours.setdefault(label, _REVISION_COLOURS[len(colours) % len(_REVISION_COLOURS)])
         left, width = num(at), num(until) - num(at)
         revision_axes.broken_barh([(left, width)], (-0.4, 0.8), facecolors=colour, edgecolors="#455a64")
@@ -145,7 +145,7 @@ def draw(timeline: Timeline, directory: Path, name: str = "timeline") -> tuple[P
     revision_axes.set_title("the revision the service runs", loc="left", fontsize=9)
 
     # Marks across every panel, labelled in a strip of their own above the probes.
-    for number, mark in enumerate(sorted(timeline.marks, key=lambda m: m.at)):
+    for number, mark in enumerate(sorted(chart.marks, key=lambda m: m.at)):
         colour, style = _MARK_STYLES[mark.kind]
         x = num(mark.at)
         for axes in (mark_axes, probe_axes, alarm_axes, revision_axes):
@@ -167,7 +167,7 @@ def draw(timeline: Timeline, directory: Path, name: str = "timeline") -> tuple[P
     revision_axes.set_xlabel("simulated time (UTC)")
     for axes in (probe_axes, alarm_axes, revision_axes):
         axes.grid(axis="x", color="#eeeeee", zorder=0)
-    figure.suptitle(timeline.title, x=0.01, ha="left", fontsize=11)
+    figure.suptitle(chart.title, x=0.01, ha="left", fontsize=11)
     figure.tight_layout(rect=(0, 0.04, 1, 1))
 
     directory.mkdir(parents=True, exist_ok=True)
