@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from canary_rollback.core.observability import logger
 from demo.__main__ import main
 from demo.scenarios import SCENARIOS, run
 from demo.scenarios.picture import draw
@@ -38,7 +39,11 @@ def test_every_notification_the_demo_sends_validates_and_every_scenario_draws_it
 
 
 def test_make_demo_prints_where_the_picture_is(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--scenario", "incident", "--output", str(tmp_path)]) == 0
+    level = logger.log_level
+    try:
+        assert main(["--scenario", "incident", "--output", str(tmp_path)]) == 0
+    finally:
+        logger.setLevel(level)  # `make demo` quiets the functions' logs; later tests read them
     printed = capsys.readouterr().out
     line = next(line for line in printed.splitlines() if line.startswith("timeline picture: "))
     png, svg = line.removeprefix("timeline picture: ").split()
