@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from demo.scenarios import blue_green, dry_run, incident, mutable_tag, no_known_good, not_a_deployment
+from demo.scenarios import blue_green, dry_run, incident, mutable_tag, no_known_good, not_a_deployment, resume
 from demo.scenarios.result import ScenarioResult, format_report
 from demo.scenarios.steps import Rehearsal, Scenario
 from demo.scenarios.timeline import TimelineEntry
@@ -22,6 +22,7 @@ SCENARIOS: dict[str, Scenario] = {
         not_a_deployment.SCENARIO,
         mutable_tag.SCENARIO,
         blue_green.SCENARIO,
+        resume.SCENARIO,
     )
 }
 

@@ -56,5 +56,14 @@ class StackAlarms:
         self._cloudwatch.set_alarm_state(
             AlarmName=name, StateValue=evaluation.state, StateReason=evaluation.reason[:1000]
         )
+        _stamp_state_change(name, now)
         event = state_change_event(alarm, evaluation, previous, now, REGION, ACCOUNT)
         return AlarmChange(logical_id, previous, evaluation, event)
+
+
+def _stamp_state_change(name: str, at: datetime) -> None:
+    """CloudWatch stamps a state change with the moment it happened; moto stamps the wall clock. DescribeAlarms
+    (the reconcile tick reads it) must say the world's time, as the state change's event does."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    cloudwatch_backends[ACCOUNT][REGION].alarms[name].state_updated_timestamp = at

@@ -40,8 +40,8 @@ def _stamp(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def scheduled_event(at: datetime) -> dict[str, Any]:
-    """The ProbeSchedule rule's "Scheduled Event"."""
+def scheduled_event(at: datetime, rule: str = "canary-rollback-ProbeSchedule") -> dict[str, Any]:
+    """A schedule rule's "Scheduled Event" (ProbeFunction's ProbeSchedule, or RollbackFunction's Tick)."""
     return {
         "version": "0",
         "id": str(uuid.uuid4()),
@@ -50,7 +50,7 @@ def scheduled_event(at: datetime) -> dict[str, Any]:
         "account": ACCOUNT,
         "time": _stamp(at),
         "region": REGION,
-        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/canary-rollback-ProbeSchedule"],
+        "resources": [f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{rule}"],
         "detail": {},
     }
 
@@ -93,6 +93,12 @@ class Delivery:
     def scheduled_probe_run(self, at: datetime) -> dict[str, Any]:
         report: dict[str, Any] = probe_handler.handler(scheduled_event(at), FakeLambdaContext("ProbeFunction"))
         return report
+
+    def rollback_tick(self, at: datetime) -> dict[str, Any]:
+        """RollbackFunction's one-minute Tick schedule fires: the reconcile tick's answer (`quiet`, or decisions)."""
+        event = scheduled_event(at, "canary-rollback-RollbackFunctionTick")
+        response: dict[str, Any] = rollback_handler.handler(event, FakeLambdaContext("RollbackFunction"))
+        return response
 
     def forwarded(self, changes: Sequence[DeploymentStateChange], at: datetime) -> list[ForwardedChange]:
         """The deployment state changes, as events, that the DeploymentEvents rule forwards to ProbeFunction."""

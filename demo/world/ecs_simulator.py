@@ -17,6 +17,13 @@ Opt-in, for what moto does not model at all (README "How decisions are made" rel
 
 Like real ECS it also announces each deployment as an EventBridge "ECS Deployment State Change"
 (SERVICE_DEPLOYMENT_IN_PROGRESS / _COMPLETED / _FAILED); the world drains them with `take_events()`.
+
+Service deployments (moto raises NotImplementedError for all of them), opt-in with `with_service_deployments()`:
+ListServiceDeployments and StopServiceDeployment as the ECS API reference documents them, derived from the
+service's deployments (an IN_PROGRESS PRIMARY is an IN_PROGRESS service deployment); a stop with `stopType`
+ROLLBACK puts the service back on the revision it deployed from, as ECS does for a BLUE_GREEN deployment whose
+blue tasks still run. `gate(strategy, alarms)` sets `deploymentConfiguration` (a strategy, deployment alarms);
+`scale_in(...)` loses a task without a deployment (running < desired on one COMPLETED deployment).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from moto.core.utils import utcnow
@@ -98,8 +106,16 @@ class EcsRolloutSimulator:
         self._resolved: dict[str, dict[str, str | None]] = {}  # deployment id -> container -> digest at its start
         self._originals: dict[str, Any] = {}
         self._response_list_tasks: Any = None
+        # When deployments start (`createdAt`): the world's simulated clock once it sets one, else moto's.
+        self.clock: Callable[[], datetime] | None = None
+        self._response_service_deployments: dict[str, Any] = {}
+        self.stopped_deployments: list[str] = []  # StopServiceDeployment calls, by service deployment ARN
+
+    def now(self) -> datetime:
+        return self.clock() if self.clock is not None else utcnow()
 
     def close(self) -> None:
+        self._restore_service_deployment_responses()
         self.backend.update_service = self._original_update  # type: ignore[method-assign]
         for name, original in self._originals.items():
             setattr(self.backend, name, original)
@@ -281,7 +297,7 @@ class EcsRolloutSimulator:
 
     def _start_deployment(self, service: Any, arn: str) -> None:
         service.task_definition = arn
-        now = utcnow()
+        now = self.now()
         old = [dict(d, status="ACTIVE") for d in service.deployments if d["status"] == "PRIMARY"]
         primary = dict(service.deployments[0]) if service.deployments else {}
         primary.update(
@@ -345,6 +361,8 @@ class EcsRolloutSimulator:
                 deployment["taskDefinition"] = service.task_definition
             primary = service.deployments[0]
             primary.update(rolloutState="COMPLETED", runningCount=service.desired_count, pendingCount=0)
+            if self.clock is not None:
+                primary.update(createdAt=self.now(), updatedAt=self.now())
             service.deployments = [primary]
             service.running_count = service.desired_count
             service.pending_count = 0
@@ -371,3 +389,106 @@ class EcsRolloutSimulator:
             service.running_count = service.desired_count
             service.pending_count = 0
             return str(service.task_definition)
+
+    # ---- opt-in: deployment strategies, service deployments, scaling (moto models none of them) ------------
+    def gate(self, cluster: str, service_name: str, strategy: str = "BLUE_GREEN", alarms: tuple[str, ...] = ()) -> None:
+        """`deploymentConfiguration` as DescribeServices shows it: the strategy, and the alarms ECS rolls back on
+        (`alarms` empty: ECS watches none)."""
+        with self._lock:
+            service = self.backend._get_service(cluster, service_name)
+            configuration: dict[str, Any] = {"strategy": strategy}
+            if alarms:
+                configuration["alarms"] = {"alarmNames": list(alarms), "enable": True, "rollback": True}
+            service.deployment_configuration = configuration  # type: ignore[attr-defined]  # echoed by moto
+
+    def scale_in(self, cluster: str, service_name: str, running: int) -> None:
+        """A task stopped (scaled in, or replaced): running < desired on the one COMPLETED deployment, no new
+        deployment. ECS starts a replacement under the same deployment."""
+        with self._lock:
+            service = self.backend._get_service(cluster, service_name)
+            service.running_count = running
+            service.deployments[0].update(runningCount=running, pendingCount=service.desired_count - running)
+
+    def service_deployment_arn(self, service: Any, deployment: dict[str, Any]) -> str:
+        """`arn:aws:ecs:REGION:ACCOUNT:service-deployment/CLUSTER/SERVICE/ID`, the deployment's id after `ecs-svc/`."""
+        suffix = str(deployment["id"]).rsplit("/", 1)[-1]
+        return (
+            f"arn:aws:ecs:{self.backend.region_name}:{self.backend.account_id}:service-deployment/"
+            f"{service.cluster_name}/{service.name}/{suffix}"
+        )
+
+    def with_service_deployments(self) -> EcsRolloutSimulator:
+        """ListServiceDeployments and StopServiceDeployment, answered from the service's deployments."""
+        from moto.core.exceptions import JsonRESTError
+        from moto.core.responses import ActionResult
+        from moto.ecs.responses import EC2ContainerServiceResponse
+
+        if self._response_service_deployments:
+            return self
+
+        def list_service_deployments(response: Any) -> Any:
+            cluster = str(response._get_param("cluster") or "default").rsplit("/", 1)[-1]
+            service_name = str(response._get_param("service")).rsplit("/", 1)[-1]
+            wanted = set(response._get_param("status") or [])
+            with self._lock:
+                service = self.backend._get_service(cluster, service_name)
+                found = [self._brief(service, d) for d in service.deployments if d["status"] == "PRIMARY"]
+            return ActionResult({"serviceDeployments": [d for d in found if not wanted or d["status"] in wanted]})
+
+        def stop_service_deployment(response: Any) -> Any:
+            arn = str(response._get_param("serviceDeploymentArn"))
+            stop_type = response._get_param("stopType") or "ROLLBACK"
+            with self._lock:
+                for service in self.backend.services.values():
+                    primary = service.deployments[0] if service.deployments else None
+                    if primary is None or self.service_deployment_arn(service, primary) != arn:
+                        continue
+                    if primary.get("rolloutState") != "IN_PROGRESS":
+                        raise JsonRESTError("ConflictException", f"service deployment {arn} is not ongoing")
+                    self.stopped_deployments.append(arn)
+                    if stop_type == "ROLLBACK":
+                        self._back_to_previous(service)
+                    return ActionResult({"serviceDeploymentArn": arn})
+            raise JsonRESTError("ServiceDeploymentNotFoundException", f"service deployment {arn} not found")
+
+        for name, method in (
+            ("list_service_deployments", list_service_deployments),
+            ("stop_service_deployment", stop_service_deployment),
+        ):
+            self._response_service_deployments[name] = getattr(EC2ContainerServiceResponse, name, None)
+            setattr(EC2ContainerServiceResponse, name, method)
+        return self
+
+    def _restore_service_deployment_responses(self) -> None:
+        from moto.ecs.responses import EC2ContainerServiceResponse
+
+        for name, original in self._response_service_deployments.items():
+            if original is None:
+                delattr(EC2ContainerServiceResponse, name)
+            else:
+                setattr(EC2ContainerServiceResponse, name, original)
+        self._response_service_deployments = {}
+
+    def _brief(self, service: Any, deployment: dict[str, Any]) -> dict[str, Any]:
+        """A ServiceDeploymentBrief (ECS API reference): IN_PROGRESS while the deployment rolls out."""
+        rollout = deployment.get("rolloutState")
+        status = {"IN_PROGRESS": "IN_PROGRESS", "COMPLETED": "SUCCESSFUL", "FAILED": "ROLLBACK_SUCCESSFUL"}
+        return {
+            "serviceDeploymentArn": self.service_deployment_arn(service, deployment),
+            "serviceArn": str(service.arn),
+            "clusterArn": str(service.cluster_arn),
+            "createdAt": deployment.get("createdAt"),
+            "startedAt": deployment.get("createdAt"),
+            "status": status.get(str(rollout), "PENDING"),
+        }
+
+    def _back_to_previous(self, service: Any) -> None:
+        """ECS rolling a stopped deployment back: the revision it deployed from is PRIMARY again, COMPLETED."""
+        previous = next((d for d in service.deployments[1:] if d["status"] == "ACTIVE"), None)
+        if previous is None:
+            return
+        service.task_definition = str(previous["taskDefinition"])
+        service.deployments = [dict(previous, status="PRIMARY", rolloutState="COMPLETED", updatedAt=self.now())]
+        service.running_count = service.desired_count
+        service.pending_count = 0
+        self._run_tasks(service, service.deployments[0])

@@ -103,6 +103,7 @@ def create_local_stack(
         alarm_names[logical_id] = name
 
     env = resolver.resolve(template["Globals"]["Function"]["Environment"]["Variables"])
+    resolver.refs.update(alarm_names)  # a function's own variables may name the alarms (RollbackFunction's do)
     function_env = {key: str(value) for key, value in env.items()}
     own_env: dict[str, dict[str, str]] = {}
     for logical_id, resource in resources.items():

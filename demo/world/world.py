@@ -65,7 +65,9 @@ class World:
         stack.function_env["METRICS_SINK"] = "cloudwatch"  # metrics into the local CloudWatch for the alarms
         ecs = boto3.client("ecs")
         revisions = create_service(ecs, image_for)
+        clock = SimClock(start or yesterday_evening())
         simulator = EcsRolloutSimulator(REGION, ACCOUNT)
+        simulator.clock = clock  # deployments start (createdAt) on the world's clock
         simulator.settle(CLUSTER, SERVICE)
         cloudwatch = boto3.client("cloudwatch")
         alarms = StackAlarms(stack.alarm_names, cloudwatch)
@@ -78,7 +80,6 @@ class World:
             ecs.describe_services(cluster=CLUSTER, services=[SERVICE])["services"][0]["serviceArn"]
         ]
         delivery = Delivery(EventRule(alarm_rule), EventRule(deployment_rule), int(probe["Timeout"]))
-        clock = SimClock(start or yesterday_evening())
         timer = SimTimer(clock)
         functions.install(stack, clock, timer)
         logs = FunctionLogs().listen()
@@ -143,6 +144,11 @@ class World:
         """The ProbeSchedule rule fires now: ProbeFunction's report."""
         self.sync_routes()
         return self.delivery.scheduled_probe_run(self.clock())
+
+    def rollback_tick(self) -> dict[str, Any]:
+        """RollbackFunction's Tick schedule fires now (the reconcile tick: each rollback alarm in ALARM decided
+        again)."""
+        return self.delivery.rollback_tick(self.clock())
 
     def evaluate_alarm(self, logical_id: str) -> tuple[AlarmChange, dict[str, Any]] | None:
         """Evaluate one of the template's alarms now; a state change the AlarmState rule forwards reaches

@@ -163,11 +163,14 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
                        "copied_from": kg.copied_from, "images": _images(kg)} if kg else None,
         "candidate": {"arn": cand.arn, "streak": cand.streak} if cand else None,
         "last_rollback": {"id": last.rollback_id, "at": last.at.isoformat(), "from": last.from_arn, "to": last.to_arn,
-                          "status": last.status, "outcome": last.outcome} if last else None,
+                          "status": last.status, "outcome": last.outcome, "attempt": last.attempt,
+                          "reverted_at": last.reverted_at.isoformat() if last.reverted_at else None,
+                          "reverted_how": last.reverted_how, "not_restorable": state.not_restorable}
+                         if last else None,
         "paused": {"by": state.paused.by, "at": state.paused.at.isoformat(), "reason": state.paused.reason}
                   if state.paused else None,
         "recent": list(view.recent),
-        "phase": service.phase,
+        "phase": view.phase,
         "last_rollback_phase": last.phase(now) if last else None,
         "decisions": list(view.decisions),
         "watch": _watch_data(view.watch, now),
@@ -181,7 +184,7 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
         f"candidate      {revision_label(cand.arn) + f'  streak {cand.streak}' if cand else 'none'}",
         f"failing        {_failing_line(state)}",
         *(f"  {failure.line()}" for failure in state.probe_failures),
-        f"last rollback  {_rollback_line(state, now)}",
+        f"last rollback  {view.last_rollback}",
         f"automatic      {_pause_line(state)}",
         f"watch          {_watch_line(view.watch, now)}",
         "last rollback decisions:",
@@ -237,22 +240,6 @@ def _image_lines(known_good: KnownGood) -> list[str]:
         return ["  (recorded before snapshots: images as the revision names them, digests unknown)"]
     return [f"  {i.container:<12} {i.image}  {'@ ' + i.digest if i.digest else '(no digest recorded)'}"
             for i in images]  # fmt: skip
-
-
-def _rollback_line(state: ServiceState, now: datetime) -> str:
-    last = state.last_rollback
-    if last is None:
-        return "never"
-    moved = f"{revision_label(last.from_arn)} -> {revision_label(last.to_arn)}"
-    phase = last.phase(now)
-    if phase == "expired":
-        said = f"pending, lease EXPIRED at {last.lease_end.isoformat()}: abandoned, the next alarm takes it over"
-    elif phase == "pending":
-        said = f"pending, lease until {last.lease_end.isoformat()}"
-    else:
-        said = phase
-    by = f" by {last.alarm}" if last.alarm else ""
-    return f"{moved} at {last.at.isoformat()}{by} ({said})"
 
 
 def _pause_line(state: ServiceState) -> str:

@@ -20,7 +20,7 @@ from canary_rollback.aws.clients import AwsClients
 from canary_rollback.aws.identity import caller_arn
 from canary_rollback.aws.stacks import StackSettings, read_stack
 from canary_rollback.aws.state_store import StateStore, update_with_retry
-from canary_rollback.core.arns import revision_family
+from canary_rollback.core.arns import revision_family, revision_label
 from canary_rollback.core.audit import AuditRecord, ManualKnownGoodRecord, PauseRecord, ResumeRecord
 from canary_rollback.core.errors import ConfigError
 from canary_rollback.core.models import (
@@ -65,9 +65,40 @@ class Status:
     watch: WatchLease | None = None
     now: datetime | None = None
 
+    @property
+    def phase(self) -> str:
+        """steady, deploying (a deployment under way), or scaling (running < desired on one rolled-out
+        deployment: not a deployment, docs/design.md)."""
+        if self.service.steady:
+            return "steady"
+        return "deploying" if self.service.deploying else "scaling"
+
+    @property
+    def last_rollback(self) -> str:
+        """The last rollback in one line: what moved, when, and what became of it (ECS reverted it, and whether
+        the known-good is not restorable until a person marks one)."""
+        last = self.state.last_rollback
+        if last is None:
+            return "never"
+        moved = f"{revision_label(last.from_arn)} -> {revision_label(last.to_arn)} at {last.at.isoformat()}"
+        if last.status == "reverted":
+            line = f"{moved} (REVERTED by ECS, try {last.attempt}: {last.reverted_how}"
+            if self.state.not_restorable:
+                line += "; NOT RESTORABLE: mark another known-good or roll back by hand"
+            return line + ")"
+        by = f" by {last.alarm}" if last.alarm else ""
+        phase = last.phase(self.now) if self.now is not None else last.status
+        if phase == "expired":
+            ended = last.lease_end.isoformat()
+            return f"{moved}{by} (pending, lease EXPIRED at {ended}: abandoned, the next alarm takes it over)"
+        if phase == "pending":
+            return f"{moved}{by} (pending, lease until {last.lease_end.isoformat()})"
+        outcome = f", {last.outcome}" if last.outcome else ""
+        return f"{moved}{by} ({last.status}{outcome})"
+
 
 # What `status` lists as the last rollback decisions, however many hook answers came after them.
-DECISION_KINDS = frozenset({"decision", "takeover", "error"})
+DECISION_KINDS = frozenset({"decision", "takeover", "error", "reverted", "abandoned"})
 
 
 @dataclass(frozen=True)

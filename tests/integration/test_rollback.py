@@ -84,7 +84,8 @@ def test_alarm_back_to_ok_is_ignored(world: Any) -> None:
     assert audit_actions(world) == ["ignored"]
 
 
-@pytest.mark.parametrize("event", [load_event("schedule"), {"hello": "world"}, [], "ALARM"])
+# A Scheduled Event is the reconcile tick (tests/integration/rollback/test_level_triggered.py), not unrecognised.
+@pytest.mark.parametrize("event", [{"hello": "world"}, [], "ALARM"])
 def test_unrecognised_events_are_ignored_logged_and_audited(world: Any, event: Any) -> None:
     response = invoke(event)
     assert response["action"] == "ignored"
@@ -148,9 +149,11 @@ def test_second_alarm_while_rolling_back_is_in_progress_then_cooldown(world: Any
     again = invoke(alarm_event(world, "alarm-state-change", seconds_ago=0))
     assert again["action"] == "in_progress"
 
-    # :31 finishes; someone redeploys a broken revision within the cooldown window
+    # :31 finishes (the next probe run sees it recover: ECS finished the rollback, it was not reverted); someone
+    # redeploys a broken revision within the cooldown window
     world.minute()
     world.advance_rollout()
+    world.probe_run()
     world.deploy(34)
     world.minute()
     world.advance_rollout()
@@ -163,7 +166,7 @@ def test_second_alarm_while_rolling_back_is_in_progress_then_cooldown(world: Any
     fourth = invoke(alarm_event(world))
     assert fourth["action"] == "rolled_back"
     assert rollback_updates(world) == [world.revisions[31], world.revisions[31]]
-    assert audit_actions(world) == ["rolled_back", "in_progress", "cooldown", "rolled_back"]
+    assert audit_actions(world) == ["rolled_back", "in_progress", "recovery", "cooldown", "rolled_back"]
 
 
 def test_duplicate_delivery_after_completion_replays_the_first_answer(world: Any) -> None:

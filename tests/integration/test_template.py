@@ -50,6 +50,8 @@ def resolver(**overrides: str) -> Resolver:
         "RollbackFunction": f"{STACK}-RollbackFunction",
         "RollbackAlarm.Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK}-RollbackAlarm",
         "FastRollbackAlarm.Arn": f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{STACK}-FastRollbackAlarm",
+        "RollbackAlarm": f"{STACK}-RollbackAlarm",
+        "FastRollbackAlarm": f"{STACK}-FastRollbackAlarm",
         "RollbackFailureQueue.Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-RollbackFailureQueue",
         "RollbackFailureQueue": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-RollbackFailureQueue",
         "RollbackFailureQueue.QueueName": f"{STACK}-RollbackFailureQueue",
@@ -588,6 +590,7 @@ def test_hook_policy_is_scoped() -> None:
     statements = _statements(HOOK, resolver())
     actions = {action for s in statements for action in s["Action"]}
     assert actions == {
+        "dynamodb:GetItem",  # the pause flag: while paused the gate answers SUCCEEDED
         "dynamodb:PutItem",
         "cloudwatch:PutMetricData",
         "sns:Publish",

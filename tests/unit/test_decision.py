@@ -58,6 +58,13 @@ def with_kg(**changes: object) -> ServiceState:
     return replace(ServiceState(known_good=KG31), **changes)  # type: ignore[arg-type]
 
 
+def started(service: ServiceObservation, seconds_ago: int) -> ServiceObservation:
+    """The service with its PRIMARY deployment started `seconds_ago` (ECS's createdAt)."""
+    at = NOW - timedelta(seconds=seconds_ago)
+    deployments = tuple(replace(d, created_at=at) if d.status == "PRIMARY" else d for d in service.deployments)
+    return replace(service, deployments=deployments)
+
+
 PAUSE = PauseFlag("arn:aws:sts::123456789012:assumed-role/oncall/alice (alice)", T0, "migrating the ALB")
 DRY = replace(SETTINGS, dry_run=True)
 
@@ -163,7 +170,7 @@ CASES: list[Case] = [
         "stale retry of our own attempt whose UpdateService went through: finished, not stale",
         alarm(age_s=900),
         AlarmNow(True, "OK"),
-        rolling(31, 34),
+        started(rolling(31, 34), 190),  # the lock's own UpdateService (within its lease)
         with_kg(last_rollback=lock(200, "pending", owner=alarm(age_s=900))),
         SETTINGS,
         "rolled_back",
@@ -193,7 +200,7 @@ CASES: list[Case] = [
         "an abandoned lock whose UpdateService went through is finished even when the new alarm is stale",
         alarm(age_s=700),
         FIRING,
-        steady(31),
+        started(steady(31), 190),
         with_kg(last_rollback=lock(200, "pending")),
         SETTINGS,
         "rolled_back",
@@ -203,7 +210,8 @@ CASES: list[Case] = [
         "a gated (BLUE_GREEN) deployment under way is ECS's to roll back",
         THIS,
         FIRING,
-        replace(rolling(34, 31), deployment_strategy="BLUE_GREEN"),
+        # ECS rolls it back on this alarm by itself: it is one of the service's deployment alarms
+        replace(rolling(34, 31), deployment_strategy="BLUE_GREEN", deployment_alarms=("RollbackAlarm",)),
         with_kg(),
         SETTINGS,
         "in_progress",
@@ -293,7 +301,7 @@ CASES: list[Case] = [
         "abandoned lock whose UpdateService went through",
         THIS,
         FIRING,
-        rolling(31, 34),
+        started(rolling(31, 34), 190),
         with_kg(last_rollback=lock(200, "pending")),
         SETTINGS,
         "rolled_back",
@@ -334,7 +342,7 @@ CASES: list[Case] = [
         THIS,
         FIRING,
         steady(34),
-        with_kg(last_rollback=lock(300)),
+        with_kg(last_rollback=lock(300, outcome="recovered")),  # completed: the probes saw it recover
         SETTINGS,
         "cooldown",
         "300 s ago",

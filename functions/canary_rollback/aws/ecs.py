@@ -9,6 +9,7 @@ DescribeServices may echo a `family:revision` as it was passed.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -143,15 +144,43 @@ class EcsGateway:
             raise EcsError(f"RegisterTaskDefinition ({family}) failed: {error_code(exc)}: {exc}") from exc
         return str(response["taskDefinition"]["taskDefinitionArn"])
 
-    def update_service(self, guarded: GuardedService, task_definition: str) -> None:
+    def update_service(self, guarded: GuardedService, task_definition: str) -> str | None:
+        """Returns the id of the PRIMARY deployment ECS answered with: the rollback's own deployment, which is
+        followed until ECS finishes it (docs/design.md, "The rollback lock"). None when ECS did not say."""
         try:
-            self._client.update_service(
+            response = self._client.update_service(
                 cluster=guarded.cluster, service=guarded.service, taskDefinition=task_definition
             )
         except (ClientError, BotoCoreError) as exc:
             raise EcsError(
                 f"UpdateService {guarded.key} -> {task_definition} failed: {error_code(exc)}: {exc}"
             ) from exc
+        deployments = response.get("service", {}).get("deployments", [])
+        primary = next((d for d in deployments if d.get("status") == "PRIMARY"), None)
+        return str(primary["id"]) if primary is not None and primary.get("id") else None
+
+    # ---- service deployments (ECS's own view of a BLUE_GREEN, LINEAR or CANARY deployment) ------------------
+
+    def ongoing_service_deployment(self, guarded: GuardedService) -> str | None:
+        """The ARN of the service deployment ECS is running now (PENDING or IN_PROGRESS), newest first; None."""
+        try:
+            response = self._client.list_service_deployments(
+                cluster=guarded.cluster, service=guarded.service, status=["IN_PROGRESS", "PENDING"]
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise EcsError(f"ListServiceDeployments {guarded.key} failed: {error_code(exc)}: {exc}") from exc
+        ongoing = sorted(
+            response.get("serviceDeployments", []), key=lambda d: str(d.get("createdAt") or ""), reverse=True
+        )
+        return str(ongoing[0]["serviceDeploymentArn"]) if ongoing else None
+
+    def stop_service_deployment(self, deployment_arn: str) -> None:
+        """StopServiceDeployment with stopType ROLLBACK: ECS shifts traffic back to the previous service revision
+        (which a BLUE_GREEN deployment keeps running until its bake time ends)."""
+        try:
+            self._client.stop_service_deployment(serviceDeploymentArn=deployment_arn, stopType="ROLLBACK")
+        except (ClientError, BotoCoreError) as exc:
+            raise EcsError(f"StopServiceDeployment {deployment_arn} failed: {error_code(exc)}: {exc}") from exc
 
     def _describe_task_definition(self, arn: str, with_tags: bool = False) -> Any:
         try:
@@ -176,6 +205,9 @@ def observation_from_service(service: Any) -> ServiceObservation:
             running_count=int(d.get("runningCount", 0)),
             desired_count=int(d.get("desiredCount", 0)),
             pending_count=int(d.get("pendingCount", 0)),
+            deployment_id=str(d["id"]) if d.get("id") else None,
+            created_at=_aware(d.get("createdAt")),
+            rollout_state_reason=d.get("rolloutStateReason"),
         )
         for d in service.get("deployments", [])
     )
@@ -186,7 +218,23 @@ def observation_from_service(service: Any) -> ServiceObservation:
         running_count=int(service.get("runningCount", 0)),
         deployments=deployments,
         deployment_strategy=deployment_strategy(service),
+        deployment_alarms=deployment_alarms(service),
     )
+
+
+def deployment_alarms(service: Any) -> tuple[str, ...]:
+    """The alarms ECS rolls a deployment back on: `deploymentConfiguration.alarms` with enable and rollback."""
+    alarms = (service.get("deploymentConfiguration") or {}).get("alarms") or {}
+    if not (alarms.get("enable") and alarms.get("rollback")):
+        return ()
+    return tuple(str(name) for name in alarms.get("alarmNames", []))
+
+
+def _aware(value: Any) -> datetime | None:
+    """botocore parses timestamps to aware datetimes; anything else (absent, unparsed) is unknown."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return None
 
 
 def deployment_strategy(service: Any) -> str:

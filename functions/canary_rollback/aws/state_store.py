@@ -25,11 +25,13 @@ from canary_rollback.core.errors import StateConflict, StateStoreError
 from canary_rollback.core.evidence import ProbeEvidence
 from canary_rollback.core.models import (
     Candidate,
+    FailureSeen,
     GuardedService,
     KnownGood,
     PauseFlag,
     ServiceState,
     TaskDefinitionSnapshot,
+    ToldAnswer,
     WatchLease,
 )
 from canary_rollback.core.rollback_record import RollbackRecord
@@ -242,9 +244,24 @@ def item_from_state(state: ServiceState) -> dict[str, Any]:
     if state.paused is not None:
         p = state.paused
         item["paused"] = {"M": {"by": {"S": p.by}, "at": {"S": _iso(p.at)}, "reason": {"S": p.reason}}}
+    if state.last_failure is not None:
+        f = state.last_failure
+        item["last_failure"] = {"M": {"arn": {"S": f.arn}, "at": {"S": _iso(f.at)}}}
+    if state.told:
+        item["told"] = {"M": {answer.alarm: {"M": _told_item(answer)} for answer in state.told}}
     if state.probe_failures:
         item[PROBE_FAILURES] = probe_failures_item(state.probe_failures)
     return item
+
+
+def _told_item(answer: ToldAnswer) -> dict[str, Any]:
+    m: dict[str, Any] = {
+        "state_change": {"S": answer.state_change},
+        "action": {"S": answer.action},
+        "at": {"S": _iso(answer.at)},
+    }
+    m.update({name: {"S": value} for name, value in (("current", answer.current), ("target", answer.target)) if value})
+    return m
 
 
 PROBE_FAILURES = "probe_failures"
@@ -310,8 +327,16 @@ def _rollback_item(r: RollbackRecord) -> dict[str, Any]:
         "lease_until": _iso(r.lease_until) if r.lease_until else None,
         "takeover_of": r.takeover_of,
         "copied_from": r.copied_from,
+        "deployment_id": r.deployment_id,
+        "reverted_at": _iso(r.reverted_at) if r.reverted_at else None,
+        "reverted_how": r.reverted_how,
+        # Written only when not the default, so an item stays readable by the version before it existed.
+        "holder": r.holder if r.holder != "delivery" else None,
+        "via": r.via if r.via != "update_service" else None,
     }
     m.update({name: {"S": value} for name, value in optional.items() if value is not None})
+    if r.attempt != 1:
+        m["attempt"] = {"N": str(r.attempt)}
     return m
 
 
@@ -386,8 +411,18 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
     if (r := top.child("last_rollback")) is not None:
         status = r.text("status")
         outcome = r.optional_text("outcome")
-        if status not in ("pending", "done", "failed") or outcome not in (None, "recovered", "not_recovered"):
-            raise StateStoreError(f"state item is malformed: last_rollback status {status!r}, outcome {outcome!r}")
+        holder = r.optional_text("holder") or "delivery"
+        via = r.optional_text("via") or "update_service"
+        if (
+            status not in ("pending", "done", "failed", "reverted")
+            or outcome not in (None, "recovered", "not_recovered")
+            or holder not in ("delivery", "tick")
+            or via not in ("update_service", "stop_deployment")
+        ):
+            raise StateStoreError(
+                f"state item is malformed: last_rollback status {status!r}, outcome {outcome!r}, holder {holder!r}, "
+                f"via {via!r}"
+            )
         last_rollback = RollbackRecord(
             rollback_id=r.text("id"),
             at=r.time("at"),
@@ -401,12 +436,37 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
             lease_until=r.optional_time("lease_until"),
             takeover_of=r.optional_text("takeover_of"),
             copied_from=r.optional_text("copied_from"),
+            holder=holder,  # type: ignore[arg-type]  # checked above
+            via=via,  # type: ignore[arg-type]  # checked above
+            attempt=r.number("attempt", 1),
+            deployment_id=r.optional_text("deployment_id"),
+            reverted_at=r.optional_time("reverted_at"),
+            reverted_how=r.optional_text("reverted_how"),
         )
     paused = None
     if (p := top.child("paused")) is not None:
         paused = PauseFlag(
             by=p.optional_text("by") or "unknown", at=p.time("at"), reason=p.optional_text("reason") or ""
         )
+    last_failure = None
+    if (f := top.child("last_failure")) is not None:
+        last_failure = FailureSeen(arn=f.text("arn"), at=f.time("at"))
+    told: list[ToldAnswer] = []
+    if (t := top.child("told")) is not None:
+        for alarm in t.names():
+            a = t.child(alarm)
+            if a is None:
+                continue
+            told.append(
+                ToldAnswer(
+                    alarm=alarm,
+                    state_change=a.text("state_change"),
+                    action=a.text("action"),
+                    current=a.optional_text("current"),
+                    target=a.optional_text("target"),
+                    at=a.time("at"),
+                )
+            )
     return ServiceState(
         known_good=known_good,
         candidate=candidate,
@@ -416,6 +476,8 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
         last_run_id=top.optional_text("last_run_id"),
         paused=paused,
         version=top.number("version", 0),
+        last_failure=last_failure,
+        told=tuple(told),
         probe_failures=_probe_failures(top),
     )
 

@@ -41,6 +41,11 @@ class DecisionRecord(AuditRecord):
     alarm_state: str | None
     delivery: str | None
     dry_run: bool
+    # Tell once (docs/design.md, "The reconcile tick"): False for the same non-acting answer to the same alarm state
+    # change as the last one notified; `told_at` is when that one was. Absent in items of earlier versions.
+    notified: bool = True
+    alarm_changed_at: str | None = None
+    told_at: datetime | None = None
     operator: str | None = None  # a person's rollback (`canary-rollback rollback`): their AWS identity and user
 
 
@@ -55,6 +60,39 @@ class TakeoverRecord(AuditRecord):
     abandoned_at: datetime | None
     lease_ended: datetime | None
     cluster: str
+    service: str
+
+
+@dataclass(frozen=True)
+class AbandonedRecord(AuditRecord):
+    """A pending lock whose target the service runs because someone else deployed it (its deployment started
+    outside the lock's lease): marked failed, never claimed as this stack's rollback."""
+
+    kind: ClassVar[str] = "abandoned"
+    rollback_id: str
+    alarm: str
+    locked_at: datetime
+    lease_ended: datetime
+    to: str
+    current: str
+    reason: str
+    cluster: str
+    service: str
+
+
+@dataclass(frozen=True)
+class RevertedRecord(AuditRecord):
+    """ECS undid a rollback (its deployment FAILED, or the service is back on `from`), seen by a probe run, a watch
+    round or a deployment event (the rollback function's own decisions record it as a `decision`)."""
+
+    kind: ClassVar[str] = "reverted"
+    rollback_id: str
+    alarm: str
+    from_arn: str
+    to: str
+    attempt: int
+    how: str | None
+    current: str | None
     service: str
 
 
@@ -84,6 +122,9 @@ class HookRecord(AuditRecord):
     target_revision: str | None
     probes: tuple[Mapping[str, Any], ...]
     service: str
+    # While paused the answer is SUCCEEDED; what the gate would have answered (docs/design.md, "Pause").
+    would_have_answered: str | None = None
+    would_have_details: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +183,8 @@ class ResumeRecord(AuditRecord):
 KINDS: tuple[type[AuditRecord], ...] = (
     DecisionRecord,
     TakeoverRecord,
+    AbandonedRecord,
+    RevertedRecord,
     ErrorRecord,
     HookRecord,
     PromotionRecord,
@@ -185,6 +228,13 @@ def render(record: AuditRecord | Mapping[str, Any]) -> str:
         return f"{at}  {kind}  by {stored.get('by')}  {stored.get('reason', '')}"
     if kind == "takeover":
         return f"{at}  takeover  of rollback {stored.get('abandoned')}, lease ended {stored.get('lease_ended')}"
+    if kind == "reverted":
+        return (
+            f"{at}  REVERTED by ECS  rollback {stored.get('rollback_id')} -> {revision_label(stored.get('to'))}: "
+            + (f"{stored.get('how')}")
+        )
+    if kind == "abandoned":
+        return f"{at}  abandoned lock  {stored.get('rollback_id')} marked failed: {stored.get('reason', '')}"
     if kind == "recovery":
         return f"{at}  recovery  {stored.get('outcome')}  {revision_label(stored.get('to'))}  {stored.get('seconds')} s"
     if kind == "hook":

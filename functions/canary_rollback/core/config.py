@@ -53,6 +53,8 @@ class Settings:
     stack_name: str | None = None
     # The event bus every decision is put on (the template sets `default`); unset: no decision events.
     decision_event_bus: str | None = None
+    # The reconcile tick (docs/design.md): the stack's rollback alarms, read in one DescribeAlarms call a minute.
+    rollback_alarms: tuple[str, ...] = ()
 
 
 def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settings:
@@ -105,6 +107,7 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
         watch_interval_seconds=watch_interval,
         stack_name=env.get("STACK_NAME", "").strip() or None,
         decision_event_bus=env.get("DECISION_EVENT_BUS", "").strip() or None,
+        rollback_alarms=tuple(name.strip() for name in env.get("ROLLBACK_ALARMS", "").split(",") if name.strip()),
     )
 
 
@@ -137,6 +140,13 @@ def require_rollback_settings(settings: Settings) -> tuple[GuardedService, str]:
     if settings.state_table is None:
         raise ConfigError("STATE_TABLE: required by the rollback function")
     return settings.guarded, settings.state_table
+
+
+def require_tick_settings(settings: Settings) -> tuple[str, ...]:
+    """A tick must know which alarms to read; reading none would answer `quiet` for ever."""
+    if not settings.rollback_alarms:
+        raise ConfigError("ROLLBACK_ALARMS: required by the reconcile tick (the stack's rollback alarm names)")
+    return settings.rollback_alarms
 
 
 def require_hook_settings(settings: Settings) -> GuardedService:

@@ -194,6 +194,7 @@ class StructuredDecision:
     facts: tuple[tuple[str, str], ...] = ()  # further labelled facts: operator, stage, recovery time...
     dry_run: bool = False
     extra_lines: tuple[str, ...] = field(default=(), compare=False)  # card-only notes (the readiness check...)
+    headline: str | None = None  # instead of the action's own (a stopped gated deployment)
 
     def as_json(self) -> dict[str, Any]:
         target = None
@@ -226,7 +227,9 @@ class StructuredDecision:
 
     def subject(self) -> str:
         label = revision_label(self.target) if self.target else "none"
-        headline = action_words(self.action).headline.format(target=label, current=revision_label(self.current))
+        headline = self.headline or action_words(self.action).headline.format(
+            target=label, current=revision_label(self.current)
+        )
         return subject_line(f"[canary-rollback] {self.service}: {headline}")
 
     def card_text(self) -> str:
@@ -319,6 +322,10 @@ ACTIONS: dict[str, ActionWords] = {
         "rollback to {target} did NOT recover",
         "The service is steady on the known-good but probes still fail: the fault is not the deployment's.",
     ),
+    "gate_paused": ActionWords(
+        "gate PAUSED on {current}",
+        "Automatic rollback is paused: the gate let the deployment through and says what it would have answered.",
+    ),
     "gate_failed": ActionWords(
         "deployment gate FAILED on {current}",
         "The pre-traffic gate failed the new revision; ECS rolls the deployment back by itself.",
@@ -344,6 +351,10 @@ ROWS: dict[str, str] = {
     "dry run": "DRY_RUN is on: decide and report, never call ECS",
     "roll back": "the alarm fires on a revision that is not the known-good: roll back to the last revision seen "
     "healthy",
+    "reverted": "ECS did not keep this stack's last rollback (its deployment failed, or the service went back)",
+    "superseded": "the alarm changed state before the current deployment started, and no probe has failed on the "
+    "revision since: it is not evidence against that revision; decided again while the alarm stays in ALARM",
+    "not restorable": "ECS reverted the last tries at the known-good: no automatic try until a person acts",
     "operator": "a person ran `canary-rollback rollback`: it acts while paused and in dry run, under the same lock",
 }
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from canary_rollback.core.evidence import ProbeEvidence
-from canary_rollback.core.rollback_record import Claim, RollbackRecord
+from canary_rollback.core.rollback_record import Claim, RollbackRecord, Via
 
 FailureReason = Literal["status", "body", "latency", "timeout", "connection", "tls", "error"]
 TARGET_REASONS: frozenset[str] = frozenset({"status", "body", "latency", "timeout", "connection", "tls"})
@@ -60,6 +60,9 @@ class Deployment:
     running_count: int
     desired_count: int
     pending_count: int = 0
+    deployment_id: str | None = None  # `ecs-svc/...`
+    created_at: datetime | None = None  # when ECS started it
+    rollout_state_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,32 @@ class ServiceObservation:
     # ROLLING, or BLUE_GREEN / LINEAR / CANARY (ECS gates those with lifecycle hooks and rolls them back itself);
     # a CODE_DEPLOY or EXTERNAL deployment controller is reported here as its controller type.
     deployment_strategy: str = "ROLLING"
+    # The alarms ECS itself watches during a deployment and rolls back on (`deploymentConfiguration.alarms` with
+    # `enable` and `rollback` true); empty when it watches none.
+    deployment_alarms: tuple[str, ...] = ()
+
+    @property
+    def primary(self) -> Deployment | None:
+        return next((d for d in self.deployments if d.status == "PRIMARY"), None)
+
+    @property
+    def deploying(self) -> bool:
+        """A deployment is under way: more than one deployment, or the PRIMARY still rolling out. Scaling
+        (running < desired on one COMPLETED deployment) or a replaced task is not a deployment (docs/design.md)."""
+        if len(self.deployments) > 1:
+            return True
+        primary = self.primary
+        return primary is not None and primary.rollout_state == "IN_PROGRESS"
+
+    @property
+    def deployment_started_at(self) -> datetime | None:
+        """When the service's current (PRIMARY) deployment started; None when ECS did not say."""
+        primary = self.primary
+        return primary.created_at if primary is not None else None
+
+    def ecs_rolls_back_on(self, alarm_name: str) -> bool:
+        """ECS rolls its own deployment back when this alarm fires (it is one of the service's deployment alarms)."""
+        return alarm_name in self.deployment_alarms
 
     @property
     def gated(self) -> bool:
@@ -83,15 +112,11 @@ class ServiceObservation:
 
     @property
     def phase(self) -> str:
-        """`steady`; `deploying` (more than one deployment, or the PRIMARY rolling out); `scaling` (one rolled-out
-        deployment with tasks missing or extra: not a deployment)."""
+        """`steady`; `deploying` (a deployment under way: `deploying`); `scaling` (tasks missing or extra on one
+        rolled-out deployment: not a deployment)."""
         if self.steady:
             return "steady"
-        if len(self.deployments) != 1 or self.deployments[0].rollout_state == "IN_PROGRESS":
-            return "deploying"
-        if self.deployments[0].task_definition_arn != self.task_definition_arn:
-            return "deploying"
-        return "scaling"
+        return "deploying" if self.deploying else "scaling"
 
     @property
     def steady(self) -> bool:
@@ -149,6 +174,31 @@ class PauseFlag:
 
 
 @dataclass(frozen=True)
+class FailureSeen:
+    """The last probe run or watch round that failed for a target reason, and the revision the service ran then:
+    evidence against a revision deployed after an alarm changed state (docs/design.md, row "superseded")."""
+
+    arn: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ToldAnswer:
+    """The last answer notified for one alarm (tell once): a re-made decision that gives the same non-acting
+    answer for the same alarm state change is audited, not notified again."""
+
+    alarm: str
+    state_change: str
+    action: str
+    current: str | None
+    target: str | None
+    at: datetime
+
+    def repeats(self, state_change: str, action: str, current: str | None, target: str | None) -> bool:
+        return (self.state_change, self.action, self.current, self.target) == (state_change, action, current, target)
+
+
+@dataclass(frozen=True)
 class ServiceState:
     """The stored state of one guarded service. `version` drives optimistic (conditional) writes."""
 
@@ -161,9 +211,32 @@ class ServiceState:
     last_run_id: str | None = None
     paused: PauseFlag | None = None
     version: int = 0
+    last_failure: FailureSeen | None = None
+    told: tuple[ToldAnswer, ...] = ()  # one per alarm: the last answer notified for it
     # The probes failing in the latest runs or rounds, with what they expected and got (core/evidence.py): the
     # rollback's evidence. Written only by the probe pipeline, as its own attribute of the state item.
     probe_failures: tuple[ProbeEvidence, ...] = ()
+
+    @property
+    def not_restorable(self) -> bool:
+        """ECS reverted the last try at the current known-good (docs/design.md, row "not restorable"): no more
+        automatic tries until an operator marks a known-good (even the same one again: it is newer than the try)."""
+        last, known_good = self.last_rollback, self.known_good
+        return (
+            last is not None
+            and known_good is not None
+            and last.gave_up
+            and last.restores(known_good.arn, known_good.copied_from)
+            and known_good.since <= last.at
+        )
+
+    def told_for(self, alarm: str) -> ToldAnswer | None:
+        return next((answer for answer in self.told if answer.alarm == alarm), None)
+
+    def failed_since(self, arn: str, started: datetime | None) -> bool:
+        """A probe run or watch round of `arn`, made after its deployment started, failed for a target reason."""
+        seen = self.last_failure
+        return seen is not None and started is not None and seen.arn == arn and seen.at >= started
 
 
 @dataclass(frozen=True)
@@ -175,7 +248,8 @@ class AlarmSignal:
     previous_state: str | None
     reason: str
     changed_at: str  # the alarm's own state timestamp, as delivered; part of the idempotency key
-    delivery: Literal["eventbridge", "lambda-action", "sns"]
+    # `tick`: the reconcile tick found the alarm in ALARM now (docs/design.md, "The reconcile tick").
+    delivery: Literal["eventbridge", "lambda-action", "sns", "tick"]
     alarm_arn: str | None = None
 
     @property
@@ -202,7 +276,16 @@ Action = Literal[
     "cooldown",
     "stale",
     "paused",
+    "superseded",
+    "not_restorable",
+    "reverted",
+    "quiet",
 ]
+# Answers that change nothing in ECS: told once per alarm state change, however often a tick makes them again.
+NON_ACTING: frozenset[str] = frozenset(
+    {"dry_run", "no_known_good", "already_known_good", "in_progress", "cooldown", "stale", "paused", "superseded",
+     "not_restorable"}
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -216,15 +299,22 @@ class Decision:
     notify: bool = False
     # How a `rolled_back` decision holds the lock: a fresh lock, its own dead attempt's, or an abandoned one's.
     claim: Claim = "free"
+    # The last rollback record as this decision leaves it (ECS reverted it; or abandoned, and the service moved by
+    # someone else: failed), written before anything else. None: unchanged.
+    settles: RollbackRecord | None = None
+    # How a `rolled_back` decision acts: UpdateService to the target, or StopServiceDeployment (ROLLBACK) of a
+    # gated deployment ECS would not roll back by itself (the target is then the revision ECS goes back to).
+    via: Via = "update_service"
     # The decision-table row that decided, by name (docs/design.md): the evidence card says it in words.
     row: str | None = None
 
 
 @dataclass(frozen=True)
 class RecoveryEvent:
-    outcome: str  # "recovered" | "not_recovered"
+    outcome: str  # "recovered" | "not_recovered" | "reverted"
     rollback: RollbackRecord
     seconds: float | None  # decision -> first all-pass run on the steady target
+    current: str | None = None  # what the service runs now (said when ECS reverted the rollback)
 
 
 @dataclass(frozen=True)

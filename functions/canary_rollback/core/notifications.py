@@ -5,7 +5,7 @@ without opening a console, and the structured decision for subscribers that pars
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +21,7 @@ from canary_rollback.core.evidence import (
     subject_line,
 )
 from canary_rollback.core.models import AlarmSignal, Decision, GuardedService, RecoveryEvent
+from canary_rollback.core.rollback_record import MAX_TRIES, RollbackRecord
 
 __all__ = [
     "CardFacts",
@@ -28,7 +29,9 @@ __all__ = [
     "decision_notification",
     "decision_record",
     "hook_failure_notification",
+    "hook_paused_notification",
     "recovery_notification",
+    "reverted_notification",
     "revision_label",
 ]
 
@@ -108,7 +111,18 @@ def decision_record(
 ) -> StructuredDecision:
     facts = facts or CardFacts()
     command = facts.command or CommandTarget(guarded.cluster, guarded.service)
+    if decision.action == "reverted" and decision.settles is not None:
+        return reverted_record(guarded, decision.settles, decision.current, alarm, facts)
+    headline = None
+    if decision.action == "rolled_back" and decision.via == "stop_deployment":
+        headline = f"stopped the deployment: back to {revision_label(decision.target)}"
+        facts = replace(
+            facts,
+            facts=(*facts.facts, ("Via", "StopServiceDeployment (ROLLBACK): ECS shifts traffic back to the revision "
+                                  "it kept running while the deployment baked")),
+        )  # fmt: skip
     return StructuredDecision(
+        headline=headline,
         action=decision.action,
         cluster=guarded.cluster,
         service=guarded.service,
@@ -182,9 +196,75 @@ def next_steps(action: str, target: str | None, command: CommandTarget, facts: C
     return (status,)
 
 
+def reverted_record(
+    guarded: GuardedService,
+    rollback: RollbackRecord,
+    current: str | None,
+    alarm: AlarmSignal | None = None,
+    facts: CardFacts | None = None,
+) -> StructuredDecision:
+    """ECS undid our rollback: what was tried, what ECS did, what runs now, and what happens next."""
+    facts = facts or CardFacts()
+    command = facts.command or CommandTarget(guarded.cluster, guarded.service)
+    target = revision_label(rollback.to_arn)
+    if rollback.gave_up:
+        steps: tuple[str, ...] = (
+            f"Nothing automatic: that was try {rollback.attempt} of {MAX_TRIES} at {target}; alarms are answered "
+            "not_restorable until a person marks another known-good or rolls back by hand.",
+            "Find out why the known-good's tasks do not start: the service's events, the stopped tasks' "
+            "stoppedReason (an image digest expired from the registry, a deleted secret or role).",
+            "Record another known-good: " + command.command("mark-known-good", "FAMILY:REVISION"),
+            f"Roll back by hand (shows the plan, asks to confirm): {command.command('rollback')}",
+        )
+    else:
+        steps = (
+            f"While the alarm stays in ALARM, the next tick (within a minute) tries once more (try "
+            f"{rollback.attempt + 1} of {MAX_TRIES}); if ECS reverts that too, a person must choose.",
+            f"See the state: {command.command('status')}",
+        )
+    return StructuredDecision(
+        action="reverted",
+        cluster=guarded.cluster,
+        service=guarded.service,
+        reason=f"ECS did not keep rollback {rollback.rollback_id}: {rollback.reverted_how or 'it reverted it'}",
+        decided_at=facts.decided_at or datetime.now(UTC),
+        alarm=AlarmRef(alarm.alarm_name, alarm.changed_at) if alarm is not None else AlarmRef(rollback.alarm, None),
+        current=current,
+        target=rollback.to_arn,
+        images=facts.images,
+        evidence=facts.evidence,
+        next_steps=steps,
+        row="reverted",
+        origin=facts.origin,
+        facts=labelled(
+            [
+                (
+                    "Tried",
+                    f"rollback {rollback.rollback_id} at {rollback.at.isoformat()}: "
+                    f"{revision_label(rollback.from_arn)} -> {target} (ECS accepted it)",
+                ),
+                ("ECS did", rollback.reverted_how or "reverted it"),
+            ]
+        ),
+    )
+
+
+def reverted_notification(
+    guarded: GuardedService,
+    rollback: RollbackRecord,
+    current: str | None,
+    alarm: AlarmSignal | None = None,
+    facts: CardFacts | None = None,
+) -> Notification:
+    record = reverted_record(guarded, rollback, current, alarm, facts)
+    return Notification(record.subject(), record.card_text(), record)
+
+
 def recovery_notification(
     guarded: GuardedService, event: RecoveryEvent, facts: CardFacts | None = None
 ) -> Notification:
+    if event.outcome == "reverted":
+        return reverted_notification(guarded, event.rollback, event.current, None, facts)
     facts = facts or CardFacts()
     rollback = event.rollback
     target = revision_label(rollback.to_arn)
@@ -247,4 +327,37 @@ def hook_failure_notification(
         origin="gate",
         facts=labelled([("Stage", stage), ("Deployment", deployment_arn or None)]),
     )
+    return Notification(subject_line(f"[canary-rollback] {guarded.service}: {headline}"), record.card_text(), record)
+
+
+def hook_paused_notification(
+    guarded: GuardedService,
+    stage: str,
+    target_revision_arn: str,
+    would_have: str,
+    details: dict[str, object],
+    paused: str,
+    facts: CardFacts | None = None,
+) -> Notification:
+    """While paused the gate lets every deployment through: say what it would have answered instead."""
+    facts = facts or CardFacts()
+    command = facts.command or CommandTarget(guarded.cluster, guarded.service)
+    probe = details.get("probe")
+    found = f" ({probe} {details.get('status') or details.get('reason')})" if probe is not None else ""
+    record = StructuredDecision(
+        action="gate_paused",
+        cluster=guarded.cluster,
+        service=guarded.service,
+        reason=f"automatic rollback is paused ({paused}): answered SUCCEEDED; would have answered {would_have}{found}",
+        decided_at=facts.decided_at or datetime.now(UTC),
+        current=target_revision_arn,
+        evidence=facts.evidence,
+        next_steps=(
+            "ECS goes on with the deployment.",
+            f"Let the gate and alarms act again: {command.command('resume')}",
+        ),
+        origin="gate",
+        facts=labelled([("Stage", stage), ("Would have", would_have)]),
+    )
+    headline = f"gate PAUSED at {stage}: would have answered {would_have}"
     return Notification(subject_line(f"[canary-rollback] {guarded.service}: {headline}"), record.card_text(), record)

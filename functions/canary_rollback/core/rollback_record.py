@@ -3,8 +3,11 @@
 Lifecycle (docs/design.md, "The rollback lock"):
 
     pending ──UpdateService accepted──▶ done ──probe verdict──▶ recovered | not_recovered
-       │                                   (the target steady and all probes pass, or still failing)
+       │                                  │  (the target steady and all probes pass, or still failing)
+       │                                  └──ECS undid it──▶ reverted (its deployment FAILED, or the service is
+       │                                        back on `from`): no cooldown; one more try, then not restorable
        ├──UpdateService refused──▶ failed      (holds no cooldown: the next alarm, or the retry, may act)
+       ├──abandoned, and the service moved by someone else──▶ failed (audited as abandoned)
        ├──its own retry (holder died)──▶ pending again, lease renewed (a conditional write, like a takeover)
        └──lease over (holder died)──▶ expired  (derived from `lease_until`, never written)
                                            └─▶ taken over: a new pending record naming the old one
@@ -20,9 +23,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-RollbackStatus = Literal["pending", "done", "failed"]
+RollbackStatus = Literal["pending", "done", "failed", "reverted"]
 RecoveryOutcome = Literal["recovered", "not_recovered"]
-Phase = Literal["pending", "expired", "done", "failed", "recovered", "not_recovered"]
+Phase = Literal["pending", "expired", "done", "failed", "reverted", "recovered", "not_recovered"]
+# Who took the lock: an alarm delivery (deduplicated by powertools Idempotency, so its own retry may resume it) or
+# the reconcile tick (not deduplicated: nobody may assume its attempt is over before the lease says so).
+Holder = Literal["delivery", "tick"]
+# How the rollback acts: UpdateService to the target, or StopServiceDeployment (ROLLBACK) of a gated deployment,
+# after which the service stays on `from` until ECS has shifted back.
+Via = Literal["update_service", "stop_deployment"]
 
 # What a responder holding alarm state change X may do, given the record it found:
 #   free     - no pending record: decide normally and take the lock;
@@ -34,6 +43,12 @@ Claim = Literal["free", "resume", "held", "takeover", "replay"]
 
 # Records written before leases existed: a lease as long as the default one.
 LEGACY_LEASE = timedelta(seconds=150)
+# A deployment is the lock's own when ECS started it after the lock was taken (less this much clock skew between
+# Lambda and ECS) and no later than the lease's end plus FINISH_MARGIN (UpdateService is sent within the lease).
+CLOCK_SKEW = timedelta(seconds=5)
+FINISH_MARGIN = timedelta(seconds=60)
+# Tries at restoring the same known-good that ECS may revert before the answer is `not_restorable`.
+MAX_TRIES = 2
 
 
 @dataclass(frozen=True)
@@ -52,6 +67,14 @@ class RollbackRecord:
     # The deregistered known-good that `to_arn` is a fresh copy of; recorded before UpdateService so a resumed
     # attempt deploys the same copy instead of registering another.
     copied_from: str | None = None
+    holder: Holder = "delivery"
+    # Which try at restoring this known-good: a rollback after ECS reverted the previous one counts up.
+    attempt: int = 1
+    # The ECS deployment UpdateService started: followed until ECS finishes it (docs/design.md, "The rollback lock").
+    deployment_id: str | None = None
+    reverted_at: datetime | None = None
+    reverted_how: str | None = None  # what ECS did, in words: "deployment ... FAILED", "back on :34"
+    via: Via = "update_service"
 
     @property
     def lease_end(self) -> datetime:
@@ -65,8 +88,15 @@ class RollbackRecord:
             return self.outcome
         return self.status
 
-    def claim(self, state_change: str, now: datetime) -> Claim:
-        mine = self.state_change is not None and self.state_change == state_change
+    def claim(self, state_change: str, now: datetime, *, tick: bool = False) -> Claim:
+        """`tick`: the caller is the reconcile tick, which re-decides and is never deduplicated, so it never
+        resumes or replays; and a lock a tick took is nobody's to resume (its attempt may still run)."""
+        mine = (
+            not tick
+            and self.holder == "delivery"
+            and self.state_change is not None
+            and self.state_change == state_change
+        )
         if self.status == "done" and mine:
             return "replay"
         if self.status != "pending":
@@ -81,17 +111,48 @@ class RollbackRecord:
         A later alarm then belongs to the same incident (the slow alarm after the fast one, say); answering
         `already_known_good` would tell people the fault is not a deployment's.
         """
-        if self.to_arn != current_arn or self.status == "failed" or self.outcome is not None:
+        if self.to_arn != current_arn or self.status in ("failed", "reverted") or self.outcome is not None:
             return False
         return now - self.at < cooldown
+
+    def recovered_here(self, current_arn: str, now: datetime, cooldown: timedelta) -> bool:
+        """This stack's recent rollback to `current_arn` recovered the service: an alarm still in ALARM is catching
+        up (M of N periods), not a new fault, unless a probe failed since (the caller checks)."""
+        return (
+            self.to_arn == current_arn
+            and self.status == "done"
+            and self.outcome == "recovered"
+            and now - self.at < cooldown
+        )
+
+    def started(self, deployment_started_at: datetime | None) -> bool:
+        """Whether a deployment that started then can be this lock's own UpdateService: after the lock was taken
+        and within its lease plus a margin. A person's deployment long after an abandoned lock is not."""
+        if deployment_started_at is None:
+            return False
+        return self.at - CLOCK_SKEW <= deployment_started_at <= self.lease_end + FINISH_MARGIN
+
+    def restores(self, *known_good: str | None) -> bool:
+        """This rollback restores that known-good: deploys it, or a copy of it."""
+        names = {arn for arn in known_good if arn}
+        return self.to_arn in names or (self.copied_from is not None and self.copied_from in names)
+
+    @property
+    def gave_up(self) -> bool:
+        """ECS reverted this rollback, and it was the last try at its target."""
+        return self.status == "reverted" and self.attempt >= MAX_TRIES
 
     def cooling_down(self, now: datetime, cooldown: timedelta) -> bool:
         """A rollback that reached ECS less than `cooldown` ago: a second one in a row needs a person."""
         return self.status == "done" and now - self.at < cooldown
 
     # ---- transitions (each returns a new record; the caller writes it conditionally) ----------------
-    def accepted(self, target_arn: str) -> RollbackRecord:
-        return replace(self, status="done", to_arn=target_arn)
+    def accepted(self, target_arn: str, deployment_id: str | None = None) -> RollbackRecord:
+        return replace(self, status="done", to_arn=target_arn, deployment_id=deployment_id or self.deployment_id)
+
+    def reverted(self, at: datetime, how: str) -> RollbackRecord:
+        """ECS undid the rollback: it holds no cooldown, and says what ECS did."""
+        return replace(self, status="reverted", reverted_at=at, reverted_how=how)
 
     def renewed(self, now: datetime, lease: timedelta) -> RollbackRecord:
         """The same attempt holding its lock again (a resumed retry): a fresh lease from `now`."""
@@ -117,6 +178,9 @@ def take_lock(
     to_arn: str,
     lease: timedelta,
     replacing: RollbackRecord | None,
+    holder: Holder = "delivery",
+    attempt: int = 1,
+    via: Via = "update_service",
 ) -> RollbackRecord:
     """A new pending record. `replacing` is the abandoned lock it takes over, if any (audited by the caller)."""
     takeover_of = replacing.rollback_id if replacing is not None and replacing.status == "pending" else None
@@ -130,4 +194,7 @@ def take_lock(
         state_change=state_change,
         lease_until=now + lease,
         takeover_of=takeover_of,
+        holder=holder,
+        attempt=attempt,
+        via=via,
     )

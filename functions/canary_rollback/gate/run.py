@@ -3,12 +3,14 @@
 The answer is what ECS acts on, so nothing after the decision may change it or make the invocation fail: a
 Lambda error is read by ECS as a failed hook, and would roll back a healthy deployment, or fail a hook ECS
 invokes while it rolls back. Metrics, audit and notification are therefore best effort (logged on failure).
+While automatic rollback is paused the answer is SUCCEEDED at every stage (docs/design.md, "Pause"); the pause
+flag is read best effort too: a state table that cannot answer leaves the gate as it is.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -17,8 +19,8 @@ from canary_rollback.core.config import command_target, require_hook_settings
 from canary_rollback.core.errors import CanaryRollbackError
 from canary_rollback.core.evidence import advance_failures
 from canary_rollback.core.metrics import hook_metrics
-from canary_rollback.core.models import GuardedService, ProbeResult
-from canary_rollback.core.notifications import CardFacts, hook_failure_notification
+from canary_rollback.core.models import GuardedService, PauseFlag, ProbeResult
+from canary_rollback.core.notifications import CardFacts, hook_failure_notification, hook_paused_notification
 from canary_rollback.core.observability import best_effort, logger
 from canary_rollback.core.probe_spec import ProbeSpec
 from canary_rollback.gate.stages import (
@@ -29,6 +31,7 @@ from canary_rollback.gate.stages import (
     decide_hook,
     parse_hook_event,
     plan_hook,
+    while_paused,
 )
 from canary_rollback.http.prober import run_probes
 from canary_rollback.runtime import Runtime
@@ -40,6 +43,7 @@ class HookOutcome:
     event: HookEvent | None
     results: tuple[ProbeResult, ...] = ()
     probes: tuple[ProbeSpec, ...] = ()  # as probed (at the stage's URL): the failure evidence names them
+    would_have: HookAnswer | None = None  # while paused: the answer the gate would have given
 
 
 def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None) -> HookOutcome:
@@ -52,7 +56,7 @@ def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None
     except HookEventError as exc:
         # Nothing here can be checked; a gate that cannot check must not pass.
         answer = HookAnswer("FAILED", {"reason": "malformed_event", "note": str(exc)})
-        outcome = HookOutcome(answer, None)
+        outcome = _unless_paused(runtime, guarded, HookOutcome(answer, None))
         _record(runtime, guarded, outcome, runtime.clock())
         return outcome
 
@@ -62,7 +66,7 @@ def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None
         # The probes could not be loaded at a stage that needs them: a gate that cannot check must not pass,
         # and the answer (not a Lambda error) says why.
         answer = HookAnswer("FAILED", {"stage": event.stage, "reason": "error", "note": f"probes unavailable: {exc}"})
-        outcome = HookOutcome(answer, event)
+        outcome = _unless_paused(runtime, guarded, HookOutcome(answer, event))
         _record(runtime, guarded, outcome, runtime.clock())
         return outcome
     results: tuple[ProbeResult, ...] = ()
@@ -73,7 +77,7 @@ def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None
         results = tuple(run_probes(plan.probes, session, runtime.resolve_secret, deadline))
         answer = decide_hook(event, results, plan.probes, hook_settings)
     now = runtime.clock()
-    outcome = HookOutcome(answer, event, results, plan.probes if results else ())
+    outcome = _unless_paused(runtime, guarded, HookOutcome(answer, event, results, plan.probes if results else ()))
     if results:
         for result, spec in zip(results, plan.probes, strict=True):
             logger.info(
@@ -88,9 +92,29 @@ def execute_hook(runtime: Runtime, raw_event: Any, deadline: float | None = None
     return outcome
 
 
+def _unless_paused(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome) -> HookOutcome:
+    """While paused, SUCCEEDED whatever the gate found; the outcome keeps what it would have answered."""
+    pause = _pause(runtime, guarded)
+    if pause is None:
+        return outcome
+    return replace(outcome, answer=while_paused(outcome.answer, pause), would_have=outcome.answer)
+
+
+def _pause(runtime: Runtime, guarded: GuardedService) -> PauseFlag | None:
+    store = runtime.store
+    if store is None:
+        return None
+    try:
+        return store.load(guarded).paused
+    except CanaryRollbackError:
+        logger.warning("could not read the pause flag; the gate answers as if not paused", exc_info=True)
+        return None
+
+
 def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now: datetime) -> None:
-    """Audit, log and (on FAILED) notify every answer."""
+    """Audit, log and (on FAILED, or while paused when it would have held the deployment) notify every answer."""
     answer, event = outcome.answer, outcome.event
+    would_have = outcome.would_have
     record = HookRecord(
         at=now,
         status=answer.status,
@@ -102,6 +126,8 @@ def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now
         target_revision=event.target_revision_arn if event else None,
         probes=tuple(result.as_dict() for result in outcome.results),
         service=guarded.key,
+        would_have_answered=would_have.status if would_have is not None else None,
+        would_have_details=would_have.details if would_have is not None else None,
     )
     store = runtime.store
     if store is not None:
@@ -135,6 +161,26 @@ def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now
         if decision is not None:
             resources = (event.service_arn,) if event else ()
             _best_effort("put the decision event", lambda: runtime.decision_events.put(decision, resources))
+    elif would_have is not None and would_have.status != "SUCCEEDED":
+        paused = hook_paused_notification(
+            guarded,
+            event.stage if event else "unknown stage",
+            event.target_revision_arn if event else "unknown revision",
+            would_have.status,
+            would_have.details,
+            str(answer.details.get("paused", "")),
+            CardFacts(
+                evidence=advance_failures((), outcome.probes, outcome.results, now),
+                command=command_target(runtime.settings),
+                decided_at=now,
+                origin="gate",
+            ),
+        )
+        _best_effort("notify the paused gate", lambda: runtime.notifier.publish(paused))
+        told = paused.decision
+        if told is not None:
+            paused_resources = (event.service_arn,) if event else ()
+            _best_effort("put the decision event", lambda: runtime.decision_events.put(told, paused_resources))
 
 
 def _best_effort(what: str, action: Callable[[], object]) -> None:

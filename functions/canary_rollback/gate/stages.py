@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from canary_rollback.core.arns import is_guarded_service, service_key
 from canary_rollback.core.errors import CanaryRollbackError
-from canary_rollback.core.models import GuardedService, ProbeResult
+from canary_rollback.core.models import GuardedService, PauseFlag, ProbeResult
 from canary_rollback.core.probe_spec import ProbeSpec
 
 HookStatus = Literal["SUCCEEDED", "FAILED", "IN_PROGRESS"]
@@ -225,3 +225,14 @@ def _weights(raw: Any, name: str) -> dict[str, float]:
     ):
         raise HookEventError(f"{name} must map service revision ARNs to numbers")
     return {str(k): v for k, v in raw.items()}
+
+
+def while_paused(answer: HookAnswer, pause: PauseFlag) -> HookAnswer:
+    """Pause covers the gate: while a person has taken over, the hook never fails (or holds) a deployment. It
+    answers SUCCEEDED at every stage and says, in `hookDetails`, what it would have answered."""
+    details = {
+        "paused": f"automatic rollback paused by {pause.by} at {pause.at.isoformat()}: {pause.reason}",
+        "would_have_answered": answer.status,
+        **({"would_have": answer.details} if answer.details else {}),
+    }
+    return HookAnswer("SUCCEEDED", details)

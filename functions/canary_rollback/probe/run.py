@@ -13,12 +13,13 @@ from typing import Any
 
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.state_store import update_with_retry
-from canary_rollback.core.audit import PromotionRecord, RecoveryRecord
+from canary_rollback.core.audit import PromotionRecord, RecoveryRecord, RevertedRecord, record_fields
 from canary_rollback.core.config import command_target
+from canary_rollback.core.ecs_outcome import reverted_by_ecs
 from canary_rollback.core.errors import EcsError
 from canary_rollback.core.evidence import advance_failures, deployed_images
 from canary_rollback.core.metrics import probe_run_metrics, service_metric
-from canary_rollback.core.models import GuardedService, ProbeResult, ServiceObservation, ServiceState
+from canary_rollback.core.models import GuardedService, ProbeResult, RecoveryEvent, ServiceObservation, ServiceState
 from canary_rollback.core.notifications import CardFacts, recovery_notification
 from canary_rollback.core.observability import best_effort, logger
 from canary_rollback.http.prober import run_probes
@@ -128,7 +129,10 @@ def execute_probe_run(
         raise before_error
 
     run_ok = all(result.ok for result in results)
-    if not records:
+    # A failed run or round is evidence against the revision the service runs (docs/design.md, "superseded"):
+    # a round records it even when it has no recovery to judge (one write, only when it failed).
+    target_failed = any(result.target_failure for result in results)
+    if not records and not target_failed:
         if state is not None and (state.probe_failures or not run_ok):
             # Nothing else to record, but the failure evidence is the rollback's: keep it current (one write,
             # only while something fails or just stopped failing).
@@ -153,10 +157,18 @@ def execute_probe_run(
     def advance(state: ServiceState) -> tuple[ServiceState, TrackingOutcome]:
         if count_towards_known_good:
             outcome = track_run(
-                state, service, run_ok, now, settings.known_good_after, before=before, run_id=run_id, snapshot=snapshot
+                state,
+                service,
+                run_ok,
+                now,
+                settings.known_good_after,
+                before=before,
+                run_id=run_id,
+                snapshot=snapshot,
+                target_failed=target_failed,
             )
         else:
-            outcome = track_watch_round(state, service, run_ok, now, before=before)
+            outcome = track_watch_round(state, service, run_ok, now, before=before, target_failed=target_failed)
         failures = advance_failures(state.probe_failures, specs, results, now)
         return replace(outcome.state, probe_failures=failures), outcome
 
@@ -180,7 +192,9 @@ def execute_probe_run(
         logger.info(
             "known-good promoted", extra={"kind": promotion.kind, "arn": promotion.arn, "reason": promotion.reason}
         )
-    if tracking.recovery is not None:
+    if tracking.recovery is not None and tracking.recovery.outcome == "reverted":
+        _report_reverted(runtime, guarded, tracking.recovery, now)
+    elif tracking.recovery is not None:
         event = tracking.recovery
         if event.seconds is not None:
             runtime.metrics_sink.publish(
@@ -224,6 +238,59 @@ def recovery_facts(runtime: Runtime, state: ServiceState, now: datetime, schedul
         decided_at=now,
         origin="probe" if scheduled else "watch",
     )
+
+
+def follow_rollback(runtime: Runtime, guarded: GuardedService, service: ServiceObservation) -> bool:
+    """Whoever sees the service first follows the last rollback's deployment (docs/design.md, "The rollback lock"):
+    used where no probe run follows (an ECS deployment event of a gated service). True when ECS reverted it."""
+    store = runtime.store
+    if store is None:
+        return False
+    now = runtime.clock()
+
+    def follow(state: ServiceState) -> tuple[ServiceState, RecoveryEvent | None]:
+        lock = state.last_rollback
+        how = reverted_by_ecs(lock, service)
+        if lock is None or how is None:
+            return state, None
+        reverted = lock.reverted(now, how)
+        event = RecoveryEvent("reverted", reverted, None, current=service.task_definition_arn)
+        return replace(state, last_rollback=reverted), event
+
+    state = store.load(guarded)
+    if reverted_by_ecs(state.last_rollback, service) is None:
+        return False  # nothing to record: no write
+    _, event = update_with_retry(store, guarded, follow, loaded=state)
+    if event is not None:
+        _report_reverted(runtime, guarded, event, now)
+    return event is not None
+
+
+def _report_reverted(runtime: Runtime, guarded: GuardedService, event: RecoveryEvent, now: datetime) -> None:
+    """ECS undid the rollback (this run saw it first): audited and notified plainly; the next tick tries again."""
+    rollback = event.rollback
+    record = RevertedRecord(
+        at=now,
+        rollback_id=rollback.rollback_id,
+        alarm=rollback.alarm,
+        from_arn=rollback.from_arn,
+        to=rollback.to_arn,
+        attempt=rollback.attempt,
+        how=rollback.reverted_how,
+        current=event.current,
+        service=guarded.key,
+    )
+    store = runtime.store
+    assert store is not None  # tracking runs only with a state table
+    store.audit(guarded, record)
+    facts = CardFacts(command=command_target(runtime.settings), decided_at=now, origin="probe")
+    notification = recovery_notification(guarded, event, facts)
+    runtime.notifier.publish(notification)
+    verdict = notification.decision
+    if verdict is not None:
+        resources = (event.rollback.to_arn,)
+        best_effort("could not put the decision event", lambda: runtime.decision_events.put(verdict, resources))
+    logger.warning("rollback reverted by ECS", extra={"reverted": record_fields(record)})
 
 
 def capture_snapshot(ecs: EcsGateway, guarded: GuardedService, arn: str) -> SnapshotCapture:

@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from canary_rollback.core.ecs_outcome import reverted_by_ecs
 from canary_rollback.core.models import (
     Candidate,
+    FailureSeen,
     KnownGood,
     RecoveryEvent,
     ServiceObservation,
@@ -62,11 +64,13 @@ def track_run(
     before: ServiceObservation | None = None,
     run_id: str | None = None,
     snapshot: SnapshotCapture | None = None,
+    target_failed: bool = False,
 ) -> TrackingOutcome:
     """Advance the streak with one run. `service` is the service as the run ended, `before` as it began
     (None: the caller observed it once); `run_id` is the scheduled event's id, so an async retry of a run
     that was already counted changes nothing. `snapshot`: what the run captured (probe/run.py); a promotion
-    takes it or does not happen (None: promote without one, as versions before snapshots did)."""
+    takes it or does not happen (None: promote without one, as versions before snapshots did). `target_failed`:
+    a probe failed for a target reason, recorded as evidence against the revision the service runs."""
     if run_id is not None and state.last_run_id == run_id:
         return TrackingOutcome(state, None, None, f"run {run_id} was already counted (a retried delivery)")
     steady_throughout = service.steady and (
@@ -86,6 +90,7 @@ def track_run(
         last_run_at=now,
         last_run_ok=run_ok,
         last_run_id=run_id if run_id is not None else state.last_run_id,
+        last_failure=FailureSeen(service.task_definition_arn, now) if target_failed else state.last_failure,
     )
     return TrackingOutcome(new_state, promoted, recovery, note)
 
@@ -97,6 +102,7 @@ def track_watch_round(
     now: datetime,
     *,
     before: ServiceObservation | None = None,
+    target_failed: bool = False,
 ) -> TrackingOutcome:
     """A deployment-watch round: judges a rollback's recovery, never touches the known-good streak.
 
@@ -109,7 +115,9 @@ def track_watch_round(
         before is None or (before.steady and before.task_definition_arn == service.task_definition_arn)
     )
     last_rollback, recovery = _check_recovery(state.last_rollback, service, steady, run_ok, now)
-    return TrackingOutcome(replace(state, last_rollback=last_rollback), None, recovery, "watch round: streak untouched")
+    last_failure = FailureSeen(service.task_definition_arn, now) if target_failed else state.last_failure
+    new_state = replace(state, last_rollback=last_rollback, last_failure=last_failure)
+    return TrackingOutcome(new_state, None, recovery, "watch round: streak untouched")
 
 
 def recovery_pending(rollback: RollbackRecord | None) -> bool:
@@ -145,9 +153,14 @@ def _advance_streak(
 def _check_recovery(
     rollback: RollbackRecord | None, service: ServiceObservation, steady: bool, run_ok: bool, now: datetime
 ) -> tuple[RollbackRecord | None, RecoveryEvent | None]:
-    """Judge a finished rollback once its target is steady: recovered, or (once) not recovered."""
+    """Judge a finished rollback once its target is steady: recovered, or (once) not recovered. Before that,
+    follow its deployment: ECS may revert it (docs/design.md, "The rollback lock")."""
     if rollback is None or rollback.status != "done" or rollback.outcome == "recovered":
         return rollback, None
+    how = reverted_by_ecs(rollback, service)
+    if how is not None:
+        reverted = rollback.reverted(now, how)
+        return reverted, RecoveryEvent("reverted", reverted, None, current=service.task_definition_arn)
     if not (steady and service.task_definition_arn == rollback.to_arn):
         return rollback, None
     if run_ok:

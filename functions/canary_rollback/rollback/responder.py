@@ -9,6 +9,8 @@ What each AWS call may do to us, and the answer (docs/design.md, "Failure at eve
     state change's retry resumes it, any other takes it over once its lease is over.
   * anything after ECS accepted UpdateService (lock bookkeeping, audit, metric, SNS) fails -> logged, never
     raised: the answer stays `rolled_back`, and a redelivery answers the same without a second UpdateService.
+Tell once: a non-acting answer already notified for the same alarm state change is audited, not notified again
+(the reconcile tick re-makes decisions every minute while an alarm stays in ALARM).
 """
 
 from __future__ import annotations
@@ -20,12 +22,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
-from canary_rollback.core.audit import DecisionRecord, ErrorRecord, TakeoverRecord, record_fields
+from canary_rollback.core.audit import AbandonedRecord, DecisionRecord, ErrorRecord, TakeoverRecord, record_fields
 from canary_rollback.core.config import command_target
 from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
 from canary_rollback.core.evidence import StructuredDecision, TargetImage
 from canary_rollback.core.metrics import service_metric
-from canary_rollback.core.models import AlarmNow, AlarmSignal, Decision, GuardedService, KnownGood, ServiceState
+from canary_rollback.core.models import (
+    NON_ACTING,
+    AlarmNow,
+    AlarmSignal,
+    Decision,
+    GuardedService,
+    KnownGood,
+    ServiceState,
+    ToldAnswer,
+)
 from canary_rollback.core.notifications import CardFacts, decision_notification, decision_record
 from canary_rollback.core.observability import best_effort, logger
 from canary_rollback.core.rollback_record import RollbackRecord, take_lock
@@ -91,17 +102,19 @@ class RollbackResponder:
             lock_lease_seconds=settings.rollback_lock_lease_seconds,
         )
 
-    def respond(self, alarm: AlarmSignal | None) -> RollbackOutcome:
+    def respond(self, alarm: AlarmSignal | None, alarm_now: AlarmNow | None = None) -> RollbackOutcome:
+        """`alarm_now`: what CloudWatch says about the alarm, when the caller already read it (the tick)."""
         now = self._rt.clock()
         try:
-            state = ServiceState()
+            state: ServiceState | None = None
             if alarm is None or alarm.state != "ALARM":
-                decision = decide_rollback(alarm, None, state, now, self._settings)
+                decision = decide_rollback(alarm, None, ServiceState(), now, self._settings)
                 acted = False
             else:
-                decision, acted, state = self._decide_and_act(alarm, now)
+                decision, acted, state = self._decide_and_act(alarm, now, alarm_now)
             outcome = RollbackOutcome(decision, alarm, self._guarded)
-            self._report(outcome, now, best_effort=acted, facts=self.card_facts(decision, state, now))
+            facts = self.card_facts(decision, state or ServiceState(), now)
+            self._report(outcome, now, best_effort=acted, facts=facts, state=state)
         except CanaryRollbackError as exc:
             self._record_error(alarm, exc, now)
             raise
@@ -198,6 +211,8 @@ class RollbackResponder:
         known_good = state.known_good
         if decision.action not in ("rolled_back", "dry_run") or decision.claim == "replay" or known_good is None:
             return None
+        if decision.via != "update_service":
+            return None  # StopServiceDeployment: ECS goes back to the revision it kept running
         if decision.target != known_good.arn or known_good.arn == current:
             return None
         # A describe that fails (INACTIVE and unreferenced, or deleted) means "not ACTIVE", never an error.
@@ -207,12 +222,27 @@ class RollbackResponder:
             known_good = replace(known_good, snapshot=self._rt.ecs.registrable_snapshot(known_good.arn))
         return plan_rollback_target(known_good, active, self._rt.settings.pin_image_digests)
 
-    def _decide_and_act(self, alarm: AlarmSignal, now: datetime) -> tuple[Decision, bool, ServiceState]:
+    def _decide_and_act(
+        self, alarm: AlarmSignal, now: datetime, alarm_now: AlarmNow | None
+    ) -> tuple[Decision, bool, ServiceState]:
         """(decision, whether ECS was asked to act, the state it was decided on). Loops only when another responder
         wrote the state first."""
-        alarm_now = self._rt.alarms.now(alarm.alarm_name)
+        if alarm_now is None:
+            alarm_now = self._rt.alarms.now(alarm.alarm_name)
         for _ in range(LOCK_ATTEMPTS):
             state, current, decision, plan = self._decide(alarm, now, alarm_now)
+            found = state.last_rollback
+            if decision.settles is not None:
+                # The last rollback as this decision leaves it (reverted by ECS, or abandoned): written first, so
+                # whoever decides next sees it, and conditionally, so two responders never both record it.
+                try:
+                    state = self._store.save(
+                        self._guarded, replace(state, last_rollback=decision.settles), state.version
+                    )
+                except StateConflict:
+                    continue
+                if decision.settles.status == "failed" and found is not None:
+                    self._audit_abandoned(found, current, now)
             if decision.action != "rolled_back":
                 return _explained(decision, plan), False, state
             if decision.claim == "replay":
@@ -243,6 +273,16 @@ class RollbackResponder:
         # Taking over a lock whose UpdateService already went through keeps that rollback's origin.
         reached = decision.claim == "takeover" and abandoned is not None and decision.current == abandoned.to_arn
         from_arn = abandoned.from_arn if reached and abandoned is not None else decision.current
+        known_good = state.known_good
+        attempt = 1
+        if (
+            abandoned is not None
+            and abandoned.status == "reverted"
+            and known_good is not None
+            and abandoned.restores(known_good.arn, known_good.copied_from)
+            and known_good.since <= abandoned.at
+        ):
+            attempt = abandoned.attempt + 1  # ECS reverted the last try at this same known-good
         lock = take_lock(
             rollback_id=uuid.uuid4().hex[:12],
             now=now,
@@ -252,10 +292,14 @@ class RollbackResponder:
             to_arn=decision.target,
             lease=timedelta(seconds=self._settings.lock_lease_seconds),
             replacing=abandoned,
+            holder="tick" if alarm.delivery == "tick" else "delivery",
+            attempt=attempt,
+            via=decision.via,
         )
         if (
-            abandoned is not None
-            and abandoned.status != "done"
+            decision.via == "update_service"
+            and abandoned is not None
+            and abandoned.status in ("pending", "failed")
             and abandoned.copied_from is not None
             and decision.target in (abandoned.copied_from, abandoned.to_arn)
         ):
@@ -266,16 +310,24 @@ class RollbackResponder:
 
     # ---- acting --------------------------------------------------------------------------------------
     def _carry_out(self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None) -> Decision:
+        deployment_id: str | None = None
         try:
-            if plan is not None and plan.register and lock.copied_from is None:
-                lock = self._register_copy(plan, lock)
-            if current != lock.to_arn:  # a resumed attempt may find its UpdateService already went through
-                self._rt.ecs.update_service(self._guarded, lock.to_arn)
+            if decision.via == "stop_deployment":
+                ongoing = self._rt.ecs.ongoing_service_deployment(self._guarded)
+                if ongoing is None:
+                    raise EcsError(f"no ongoing service deployment of {self._guarded.key} to stop (it just ended?)")
+                self._rt.ecs.stop_service_deployment(ongoing)
+                decision = replace(decision, reason=f"{decision.reason} ({ongoing})")
+            else:
+                if plan is not None and plan.register and lock.copied_from is None:
+                    lock = self._register_copy(plan, lock)
+                if current != lock.to_arn:  # a resumed attempt may find its UpdateService already went through
+                    deployment_id = self._rt.ecs.update_service(self._guarded, lock.to_arn)
         except EcsError:
             self._release(lock)
             raise
         # ECS accepted: from here on nothing may fail the invocation (docs/design.md).
-        self._best_effort("mark the rollback done", lambda: self._mark_done(lock, plan))
+        self._best_effort("mark the rollback done", lambda: self._mark_done(lock, plan, deployment_id))
         # The lock's target is the copy once one is registered: the reason names it.
         return replace(_explained(decision, plan, lock.to_arn), target=lock.to_arn)
 
@@ -291,12 +343,12 @@ class RollbackResponder:
             )
         return copied
 
-    def _mark_done(self, lock: RollbackRecord, plan: TargetPlan | None) -> None:
+    def _mark_done(self, lock: RollbackRecord, plan: TargetPlan | None, deployment_id: str | None) -> None:
         def finish(state: ServiceState) -> tuple[ServiceState, None]:
             held = state.last_rollback
             if held is None or held.rollback_id != lock.rollback_id:
                 return state, None  # superseded; keep what is there
-            done = held.accepted(lock.to_arn)
+            done = held.accepted(lock.to_arn, deployment_id)
             known_good = state.known_good
             if lock.copied_from is not None and known_good is not None and known_good.arn == lock.copied_from:
                 known_good = self._copy_as_known_good(lock.to_arn, known_good, plan)
@@ -351,11 +403,30 @@ class RollbackResponder:
             dry_run=self._settings.dry_run,
         )
 
-    def _report(self, outcome: RollbackOutcome, now: datetime, *, best_effort: bool, facts: CardFacts) -> None:
+    def _report(
+        self,
+        outcome: RollbackOutcome,
+        now: datetime,
+        *,
+        best_effort: bool,
+        facts: CardFacts,
+        state: ServiceState | None = None,
+    ) -> None:
         """Audit, metric, notification, decision event. Before any action they must succeed (a retry decides
         again); after ECS accepted an UpdateService they are best effort, so a broken topic cannot undo a
-        rollback's answer. The decision event is always best effort (docs/operate.md)."""
+        rollback's answer. The decision event is always best effort (docs/operate.md). Tell once: the same
+        non-acting answer for the same alarm state change as the last one notified is audited, not notified (nor
+        put on the bus) again; every answer that is notified is remembered (`told`)."""
         decision, alarm = outcome.decision, outcome.alarm
+        told = state.told_for(alarm.alarm_name) if state is not None and alarm is not None else None
+        repeated = (
+            decision.notify
+            and alarm is not None
+            and decision.action in NON_ACTING
+            and told is not None
+            and told.repeats(alarm.state_change, decision.action, decision.current, decision.target)
+        )
+        notify = decision.notify and not repeated
         record = DecisionRecord(
             at=now,
             operator=outcome.operator,
@@ -369,6 +440,9 @@ class RollbackResponder:
             alarm_state=alarm.state if alarm else None,
             delivery=alarm.delivery if alarm else None,
             dry_run=facts.dry_run,  # a person's rollback acts whatever DRY_RUN says
+            notified=notify,
+            alarm_changed_at=alarm.changed_at if alarm else None,
+            told_at=told.at if repeated and told is not None else None,
         )
         logger.info("rollback decision", extra={"decision": record_fields(record)})
         steps: list[tuple[str, Callable[[], object]]] = [
@@ -378,21 +452,36 @@ class RollbackResponder:
             value = 1 if decision.action == "rolled_back" else 0
             metric = service_metric("Rollbacks", "Count", value, self._rt.settings.powertools_service, now)
             steps.append(("publish the Rollbacks metric", lambda: self._rt.metrics_sink.publish([metric])))
-        if decision.notify:
+        if notify:
             message = decision_notification(self._guarded, alarm, decision, facts)
             steps.append(("send the notification", lambda: self._rt.notifier.publish(message)))
+            if alarm is not None and alarm.state == "ALARM":
+                answer = ToldAnswer(
+                    alarm.alarm_name, alarm.state_change, decision.action, decision.current, decision.target, now
+                )
+                steps.append(("remember what was told", lambda: self._remember(answer)))
         for what, step in steps:
             if best_effort:
                 self._best_effort(what, step)
             else:
                 step()
-        if decision.claim != "replay":
+        if decision.claim != "replay" and not repeated:
             self._put_event(decision_record(self._guarded, alarm, decision, facts))
 
     def _put_event(self, record: StructuredDecision) -> None:
         """Every decision on the event bus (docs/operate.md, "Decision events"): best effort, before or after ECS."""
         resources = (record.current or "", record.target or "")
         best_effort("could not put the decision event", lambda: self._rt.decision_events.put(record, resources))
+
+    def _remember(self, answer: ToldAnswer) -> None:
+        """Record the answer notified for its alarm (one entry per alarm), after the notification went out: a
+        failure here means at worst one notification more, never one less."""
+
+        def remember(state: ServiceState) -> tuple[ServiceState, None]:
+            others = tuple(told for told in state.told if told.alarm != answer.alarm)
+            return replace(state, told=(*others, answer)), None
+
+        update_with_retry(self._store, self._guarded, remember)
 
     def _best_effort(self, what: str, step: Callable[[], object]) -> None:
         # After UpdateService nothing may fail the invocation.
@@ -410,6 +499,23 @@ class RollbackResponder:
             service=self._guarded.service,
         )
         logger.warning("took over an abandoned rollback lock", extra={"takeover": record_fields(record)})
+        self._store.audit(self._guarded, record)
+
+    def _audit_abandoned(self, abandoned: RollbackRecord, current: str, now: datetime) -> None:
+        record = AbandonedRecord(
+            at=now,
+            rollback_id=abandoned.rollback_id,
+            alarm=abandoned.alarm,
+            locked_at=abandoned.at,
+            lease_ended=abandoned.lease_end,
+            to=abandoned.to_arn,
+            current=current,
+            reason="the service runs the lock's target, but its deployment did not start within the lock's lease: "
+            "someone else deployed it; the lock is marked failed and not claimed",
+            cluster=self._guarded.cluster,
+            service=self._guarded.service,
+        )
+        logger.warning("abandoned rollback lock marked failed", extra={"abandoned": record_fields(record)})
         self._store.audit(self._guarded, record)
 
     def _record_error(self, alarm: AlarmSignal | None, exc: Exception, now: datetime) -> None:

@@ -5,6 +5,7 @@ arrives after the first finished gets the first one's answer. One that arrives w
 fails with powertools' in-progress error, so Lambda retries it later; the in-progress marker expires at the
 first attempt's deadline (`register_lambda_context`), after which a retry resumes that attempt's lock
 (docs/design.md, "The rollback lock"). Distinct alarms racing each other are the lock's job (rollback.py).
+A scheduled event is the reconcile tick (tick.py): it re-decides, so it goes around Idempotency on purpose.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from canary_rollback.aws.clients import error_code
 from canary_rollback.aws.state_store import TTL_ATTRIBUTE
-from canary_rollback.core.config import require_rollback_settings
+from canary_rollback.core.config import require_rollback_settings, require_tick_settings
 from canary_rollback.core.errors import StateStoreError
 from canary_rollback.core.models import AlarmSignal
 from canary_rollback.core.observability import logger
 from canary_rollback.rollback.alarm_events import parse_alarm_event
 from canary_rollback.rollback.responder import RollbackResponder
+from canary_rollback.rollback.tick import is_tick, reconcile
 from canary_rollback.runtime import Runtime
 
 DUPLICATE_WINDOW_SECONDS = 3600
@@ -42,6 +44,7 @@ class RollbackApplication:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         guarded, table = require_rollback_settings(runtime.settings)
+        self._guarded = guarded
         self._table = table
         self.responder = RollbackResponder(runtime, guarded)
         # This invocation's answer once the responder has given it (one invocation per container at a time).
@@ -65,6 +68,9 @@ class RollbackApplication:
         )(self._respond_once)
 
     def handle(self, event: Any, context: LambdaContext | None) -> dict[str, Any]:
+        if is_tick(event):
+            alarms = require_tick_settings(self.runtime.settings)
+            return reconcile(self.runtime, self.responder, self._guarded, alarms)
         alarm = parse_alarm_event(event)
         if alarm is None:
             shape = sorted(event) if isinstance(event, dict) else type(event).__name__

@@ -19,7 +19,7 @@ from canary_rollback.core.errors import CanaryRollbackError, StateConflict, Stat
 from canary_rollback.core.models import GuardedService, WatchLease
 from canary_rollback.core.observability import logger
 from canary_rollback.core.probe_spec import ProbeSpec
-from canary_rollback.probe.run import execute_probe_run
+from canary_rollback.probe.run import execute_probe_run, follow_rollback
 from canary_rollback.runtime import Runtime
 from canary_rollback.watch.lease import (
     Ignored,
@@ -82,10 +82,13 @@ def watch_deployment(runtime: Runtime, event: Any, *, holder: str, remaining_sec
         return _ignored("CLUSTER_NAME, SERVICE_NAME and STATE_TABLE are needed to watch a deployment")
     if not is_guarded_service(parsed.service_arn, guarded):
         return _ignored(f"deployment of {parsed.service_arn}, not of the guarded service {guarded.key}")
-    strategy = runtime.ecs.describe(guarded).deployment_strategy
+    service = runtime.ecs.describe(guarded)
+    strategy = service.deployment_strategy
     if strategy != "ROLLING":
         # ECS gates these deployments with lifecycle hooks (our DeploymentHookFunction) and rolls them back by
-        # itself: watch rounds would publish ProbeFailures and race that rollback with ours.
+        # itself: watch rounds would publish ProbeFailures and race that rollback with ours. The event still
+        # follows our last rollback's deployment: ECS (or our own gate) may have reverted it.
+        follow_rollback(runtime, guarded, service)
         return _ignored(f"{strategy} deployment: ECS's lifecycle hooks gate it and ECS rolls it back by itself")
     store = runtime.store
 

@@ -11,6 +11,7 @@ import pytest
 
 from canary_rollback.core.audit import (
     KINDS,
+    AbandonedRecord,
     AuditRecord,
     DecisionRecord,
     ErrorRecord,
@@ -20,6 +21,7 @@ from canary_rollback.core.audit import (
     PromotionRecord,
     RecoveryRecord,
     ResumeRecord,
+    RevertedRecord,
     TakeoverRecord,
     audit_item,
     record_fields,
@@ -56,21 +58,32 @@ RECORDS: dict[str, AuditRecord] = {
                                                by="arn:aws:sts::123456789012:user/ana (ana)"),
     "pause": PauseRecord(at=AT, by="arn:aws:sts::123456789012:user/ana (ana)", reason="ALB migration", service="c/s"),
     "resume": ResumeRecord(at=AT, by="arn:aws:sts::123456789012:user/bo (bo)", paused_by="ana", service="c/s"),
+    "abandoned": AbandonedRecord(
+        at=AT, rollback_id="r1", alarm="RollbackAlarm", locked_at=AT - timedelta(minutes=10),
+        lease_ended=AT - timedelta(minutes=8), to=f"{TD}31", current=f"{TD}31", reason="a person deployed it",
+        cluster="c", service="s",
+    ),
+    "reverted": RevertedRecord(
+        at=AT, rollback_id="r1", alarm="RollbackAlarm", from_arn=f"{TD}34", to=f"{TD}31", attempt=1,
+        how="the service is back on hokusai-api-development:34", current=f"{TD}34", service="c/s",
+    ),
 }  # fmt: skip
 
 # The keys each kind's JSON had when the modules built them as dicts: older items carry exactly these.
 STORED_KEYS = {
     "decision": {"action", "reason", "alarm", "cluster", "service", "current", "target", "alarm_state", "delivery",
-                 "dry_run", "operator"},  # operator: a person's rollback (absent in items of earlier versions)
+                 "dry_run", "notified", "alarm_changed_at", "told_at", "operator"},
     "takeover": {"rollback_id", "abandoned", "abandoned_alarm", "abandoned_at", "lease_ended", "cluster", "service"},
     "error": {"alarm", "error", "message", "cluster", "service"},
     "hook": {"status", "details", "stage", "execution_id", "deployment", "service_arn", "target_revision", "probes",
-             "service"},
+             "service", "would_have_answered", "would_have_details"},
     "promotion": {"arn", "reason", "service"},
     "recovery": {"outcome", "rollback_id", "to", "seconds", "service"},
     "manual-known-good": {"arn", "reason", "service", "by"},
     "pause": {"by", "reason", "service"},
     "resume": {"by", "paused_by", "service"},
+    "abandoned": {"rollback_id", "alarm", "locked_at", "lease_ended", "to", "current", "reason", "cluster", "service"},
+    "reverted": {"rollback_id", "alarm", "from_arn", "to", "attempt", "how", "current", "service"},
 }  # fmt: skip
 
 
