@@ -44,19 +44,31 @@ def evaluate_alarm(alarm: dict[str, Any], cloudwatch: Any, now: datetime) -> Eva
     statistic = alarm["Statistic"]
     end = period_end(now, period)
     start = end - timedelta(seconds=period * periods)
-    response = cloudwatch.get_metric_statistics(
-        Namespace=alarm["Namespace"],
-        MetricName=alarm["MetricName"],
-        Dimensions=alarm.get("Dimensions", []),
+    # GetMetricData, not GetMetricStatistics: like an alarm, it reads exactly the metric with this dimension set
+    # (moto's GetMetricStatistics also returns datapoints of every metric whose dimensions include these).
+    response = cloudwatch.get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "m1",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": alarm["Namespace"],
+                        "MetricName": alarm["MetricName"],
+                        "Dimensions": alarm.get("Dimensions", []),
+                    },
+                    "Period": period,
+                    "Stat": statistic,
+                },
+            }
+        ],
         StartTime=start,
         EndTime=end,
-        Period=period,
-        Statistics=[statistic],
     )
     by_bucket: dict[int, float] = {}
-    for point in response["Datapoints"]:
-        bucket = int((point["Timestamp"] - start).total_seconds() // period)
-        by_bucket[bucket] = float(point[statistic])
+    for result in response["MetricDataResults"]:
+        for stamp, value in zip(result["Timestamps"], result["Values"], strict=True):
+            bucket = int((stamp - start).total_seconds() // period)
+            by_bucket[bucket] = float(value)
     values = tuple(by_bucket.get(i) for i in range(periods))
 
     compare = _COMPARE[alarm["ComparisonOperator"]]

@@ -5,12 +5,16 @@ In-process on purpose: the ECS rollout simulator edits moto's backend directly (
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
@@ -25,9 +29,33 @@ FAKE_CREDENTIALS = {
 }
 
 
+_WRITES_LOCK = threading.Lock()
+
+
+def _atomic(write: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(write)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _WRITES_LOCK:
+            return write(*args, **kwargs)
+
+    locked.__dict__["atomic"] = True
+    return locked
+
+
+def make_dynamodb_writes_atomic() -> None:
+    """DynamoDB evaluates a write's condition and applies it atomically; moto's threaded server does not (two
+    concurrent conditional UpdateItems can both pass). One lock around moto's item writes restores the rule the
+    code's optimistic versions rely on."""
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        write = getattr(DynamoDBBackend, name)
+        if not getattr(write, "atomic", False):
+            setattr(DynamoDBBackend, name, _atomic(write))
+
+
 class LocalAws:
     def __init__(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        make_dynamodb_writes_atomic()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.endpoint = ""
 

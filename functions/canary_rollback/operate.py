@@ -35,6 +35,7 @@ from canary_rollback.core.models import (
     WatchLease,
 )
 from canary_rollback.core.probe_spec import parse_probes_json
+from canary_rollback.core.state_codec import Writer
 from canary_rollback.http.prober import build_session, run_probes
 from canary_rollback.probe.snapshots import SnapshotRefused, operator_snapshot
 from canary_rollback.rollback.responder import OperatorPlan as OperatorPlan  # what plan_rollback returns
@@ -210,7 +211,11 @@ def pause(runtime: Runtime, guarded: GuardedService, reason: str) -> PauseRecord
         return replace(state, paused=flag), None
 
     return _change(
-        runtime, guarded, paused, lambda _: PauseRecord(at=flag.at, by=operator, reason=reason, service=guarded.key)
+        runtime,
+        guarded,
+        paused,
+        lambda _: PauseRecord(at=flag.at, by=operator, reason=reason, service=guarded.key),
+        "pause",
     )
 
 
@@ -225,7 +230,7 @@ def resume(runtime: Runtime, guarded: GuardedService) -> ResumeRecord:
     def record(was: PauseFlag | None) -> ResumeRecord:
         return ResumeRecord(at=now, by=operator, paused_by=was.by if was else None, service=guarded.key)
 
-    return _change(runtime, guarded, resumed, record)
+    return _change(runtime, guarded, resumed, record, "pause")
 
 
 def mark_known_good(
@@ -254,6 +259,7 @@ def mark_known_good(
         guarded,
         marked,
         lambda _: ManualKnownGoodRecord(at=now, arn=arn, reason=known_good.reason, service=guarded.key, by=operator),
+        "mark_known_good",
     )
     return MarkedKnownGood(
         record, known_good, active, revision_family(arn), revision_family(service.task_definition_arn)
@@ -286,11 +292,13 @@ def _change(
     guarded: GuardedService,
     mutate: Callable[[ServiceState], tuple[ServiceState, T]],
     record: Callable[[T], R],
+    writer: Writer,
 ) -> R:
-    """The one path of an operator's change: `mutate` (pure, re-run on a lost race) written conditionally, then
-    the audit record built from what it saw (`record`), written once the state is."""
+    """The one path of an operator's change: `mutate` (pure, re-run on a lost race) written conditionally, only
+    the attributes `writer` owns (docs/design.md, "State items"), then the audit record built from what it saw
+    (`record`), written once the state is."""
     store = _store(runtime)
-    _, seen = update_with_retry(store, guarded, mutate)
+    _, seen = update_with_retry(store, guarded, mutate, writer)
     entry = record(seen)
     store.audit(guarded, entry)
     return entry

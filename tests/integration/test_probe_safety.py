@@ -112,5 +112,5 @@ def test_a_scheduled_run_reads_the_state_once_and_writes_it_once(world: Any) -> 
     probe_handler.runtime.set(build_runtime(world.stack.function_env, clients=clients, clock=world.clock))
     world.minute()
     assert run(world)["known_good"]["streak"] == 1
-    assert (calls.count("dynamodb:GetItem"), calls.count("dynamodb:PutItem")) == (1, 1)
+    assert (calls.count("dynamodb:GetItem"), calls.count("dynamodb:UpdateItem")) == (1, 1)
     assert calls.count("ecs:DescribeServices") == 2  # before and after the probes

@@ -181,16 +181,11 @@ def test_m_of_n_defaults_are_consistent() -> None:
 # ---- alarms watch metrics that exist ------------------------------------------------------------------
 
 
-def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its_dimensions(
-    world: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
-    env = {**world.stack.function_env, "METRICS_SINK": "emf"}
-    probe_handler.runtime.set(build_runtime(env, clock=world.clock))
-    world.alb.routes.mlflow_routed = False
-    probe_handler.handler(load_event("schedule"), FakeLambdaContext("ProbeFunction"))
+def _emitted(text: str) -> tuple[set[tuple[str, str, frozenset[tuple[str, str]]]], set[Any]]:
+    """(every metric key in the EMF lines, those stored at high resolution): (namespace, name, dimension set)."""
     emitted: set[tuple[str, str, frozenset[tuple[str, str]]]] = set()
     high_resolution: set[tuple[str, str, frozenset[tuple[str, str]]]] = set()
-    for blob in emf_lines(capsys.readouterr().out):
+    for blob in emf_lines(text):
         for directive in blob["_aws"]["CloudWatchMetrics"]:
             for dimension_set in directive["Dimensions"]:
                 dims = frozenset((name, blob[name]) for name in dimension_set)
@@ -198,9 +193,26 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
                     emitted.add((directive["Namespace"], metric["Name"], dims))
                     if metric.get("StorageResolution") == 1:
                         high_resolution.add((directive["Namespace"], metric["Name"], dims))
+    return emitted, high_resolution
+
+
+def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its_dimensions(
+    world: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = {**world.stack.function_env, "METRICS_SINK": "emf", "WATCH_SECONDS": "10"}
+    runtime = build_runtime(env, clock=world.clock)
+    runtime.monotonic, runtime.sleep = world.timer.monotonic, world.timer.sleep
+    probe_handler.runtime.set(runtime)
+    world.alb.routes.mlflow_routed = False
+    capsys.readouterr()
+    probe_handler.handler(load_event("schedule"), FakeLambdaContext("ProbeFunction"))
+    scheduled, scheduled_high = _emitted(capsys.readouterr().out)
+    watch = probe_handler.handler(load_event("ecs-deployment-in-progress"), FakeLambdaContext("ProbeFunction", 420))
+    assert watch["action"] == "watched"
+    rounds, rounds_high = _emitted(capsys.readouterr().out)
 
     namespace = env["POWERTOOLS_METRICS_NAMESPACE"]
-    watched = 0
+    watched: dict[str, tuple[str, str, frozenset[tuple[str, str]]]] = {}
     for logical_id, resource in RESOURCES.items():
         if resource["Type"] != "AWS::CloudWatch::Alarm":
             continue
@@ -210,19 +222,28 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
             assert props["Namespace"] in ("AWS/Lambda", "AWS/SQS"), logical_id
             continue
         key = (props["Namespace"], props["MetricName"], frozenset((d["Name"], d["Value"]) for d in props["Dimensions"]))
-        assert key in emitted, f"{logical_id} watches {key}, which the probe run never emits"
+        assert key in scheduled | rounds, f"{logical_id} watches {key}, which no probe run or watch round emits"
         if int(props["Period"]) < 60:
             # CloudWatch evaluates a 10/20/30-second period only on metrics stored at StorageResolution 1
-            assert key in high_resolution, f"{logical_id} has a {props['Period']} s period on a standard metric"
-        watched += 1
-    assert watched == 4  # RollbackAlarm, FastRollbackAlarm, ProbesNotRunningAlarm, ProbeErrorsAlarm
+            assert key in scheduled_high | rounds_high, (
+                f"{logical_id} has a {props['Period']} s period on a standard metric"
+            )
+        watched[logical_id] = key
+    assert set(watched) == {"RollbackAlarm", "FastRollbackAlarm", "ProbesNotRunningAlarm", "ProbeErrorsAlarm"}
+    # The one-minute alarm reads the scheduled runs only; the fast alarm reads the watch's rounds only
+    assert watched["RollbackAlarm"] in scheduled
+    assert watched["RollbackAlarm"] not in rounds
+    assert watched["FastRollbackAlarm"] in rounds
+    assert watched["FastRollbackAlarm"] not in scheduled
 
 
-def test_the_fast_and_the_standard_rollback_alarm_watch_the_same_metric() -> None:
+def test_the_fast_and_the_standard_rollback_alarm_watch_the_same_metric_of_their_own_sources() -> None:
     fast = resolver().resolve(RESOURCES["FastRollbackAlarm"]["Properties"])
     standard = resolver().resolve(RESOURCES["RollbackAlarm"]["Properties"])
-    same = ("Namespace", "MetricName", "Dimensions", "Statistic", "Threshold", "ComparisonOperator")
+    same = ("Namespace", "MetricName", "Statistic", "Threshold", "ComparisonOperator")
     assert {k: fast[k] for k in same} == {k: standard[k] for k in same}
+    assert standard["Dimensions"] == [{"Name": "service", "Value": STACK}]  # scheduled runs
+    assert fast["Dimensions"] == [{"Name": "service", "Value": STACK}, {"Name": "Source", "Value": "watch"}]
     assert standard["Period"] == 60  # the standard alarm is unchanged: failures between deploys
 
 
@@ -305,7 +326,9 @@ def test_dashboard_is_json_and_shows_the_fast_alarm_and_ten_second_failures() ->
     assert "arn:RollbackAlarm" in alarms
     ten_second = [w for w in widgets if w["type"] == "metric" and w["properties"].get("period") == 10]
     assert len(ten_second) == 1
-    assert ten_second[0]["properties"]["metrics"] == [["CanaryRollback", "ProbeFailures", "service", STACK]]
+    fast = resolver().resolve(RESOURCES["FastRollbackAlarm"]["Properties"])
+    shown = ["CanaryRollback", "ProbeFailures", *(part for d in fast["Dimensions"] for part in (d["Name"], d["Value"]))]
+    assert ten_second[0]["properties"]["metrics"] == [shown]  # what the fast alarm reads
 
 
 # ---- asynchronous invocation: no alarm dropped silently, no run counted twice -----------------------

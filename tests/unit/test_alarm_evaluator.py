@@ -13,21 +13,23 @@ T = datetime(2026, 11, 26, 19, 9, 34, 500000, tzinfo=UTC)
 
 
 class StoredDatapoints:
-    """Answers GetMetricStatistics from a list of (timestamp, value) the way CloudWatch buckets them."""
+    """Answers GetMetricData from a list of (timestamp, value) the way CloudWatch buckets them."""
 
     def __init__(self, points: list[tuple[datetime, float]]) -> None:
         self.points = points
         self.asked: dict[str, Any] = {}
 
-    def get_metric_statistics(self, **kwargs: Any) -> dict[str, Any]:
-        self.asked = kwargs
-        start, end, period = kwargs["StartTime"], kwargs["EndTime"], kwargs["Period"]
+    def get_metric_data(self, **kwargs: Any) -> dict[str, Any]:
+        (query,) = kwargs["MetricDataQueries"]
+        period = query["MetricStat"]["Period"]
+        self.asked = {**kwargs, "Period": period}
+        start, end = kwargs["StartTime"], kwargs["EndTime"]
         buckets: dict[datetime, float] = {}
         for at, value in self.points:
             if start <= at < end:
                 bucket = start + timedelta(seconds=int((at - start).total_seconds()) // period * period)
                 buckets[bucket] = max(buckets.get(bucket, value), value)
-        return {"Datapoints": [{"Timestamp": b, "Maximum": v} for b, v in buckets.items()]}
+        return {"MetricDataResults": [{"Id": "m1", "Timestamps": list(buckets), "Values": list(buckets.values())}]}
 
 
 def alarm(period: int, n: int, m: int) -> dict[str, Any]:

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from canary_rollback.aws.state_store import item_from_state, state_from_item
 from canary_rollback.core.errors import StateStoreError
 from canary_rollback.core.models import Candidate, KnownGood, PauseFlag, ServiceState, TaskDefinitionSnapshot
 from canary_rollback.core.rollback_record import RollbackRecord
+from canary_rollback.core.state_codec import item_from_state, state_from_item
 from tests.unit.builders import T0, rev
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "state_items"

@@ -27,17 +27,24 @@ if TYPE_CHECKING:
 
 # Five attempts in all for throttling; connect/read bounded so a stuck API cannot eat the Lambda timeout.
 DEFAULT_MAX_ATTEMPTS = 5
+# (connect, read) seconds. DynamoDB answers a single-item call in milliseconds: a read that takes seconds is a
+# brownout, and a short timeout hands it to the next attempt instead of waiting. Five attempts of 3 s with
+# standard backoff stay under about 30 s, which the rollback's reporting margin covers (docs/design.md,
+# "Answers on time"). Other APIs (ECS registering a task definition, say) may take longer.
+_TIMEOUTS: dict[str, tuple[float, float]] = {"dynamodb": (2, 3)}
+_DEFAULT_TIMEOUTS = (5.0, 15.0)
 
 
-def boto_config() -> Config:
+def boto_config(service: str = "") -> Config:
     """botocore's `standard` retries. AWS_MAX_ATTEMPTS, botocore's own setting, still wins when it is set (an
     explicit Config would otherwise override it): a user's throttling budget, or a test's short one."""
     raw = os.getenv("AWS_MAX_ATTEMPTS", "").strip()
     attempts = int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_ATTEMPTS
+    connect, read = _TIMEOUTS.get(service, _DEFAULT_TIMEOUTS)
     return Config(
         retries={"mode": "standard", "max_attempts": attempts},
-        connect_timeout=5,
-        read_timeout=15,
+        connect_timeout=connect,
+        read_timeout=read,
         user_agent_extra="canary-rollback/0.1",
     )
 
@@ -59,7 +66,7 @@ class AwsClients:
         with self._lock:  # boto3 session creation is not thread-safe; the probe threads may share this
             if name not in self._clients:
                 session = self._session or boto3.Session()
-                client = session.client(name, config=boto_config())  # type: ignore[call-overload]
+                client = session.client(name, config=boto_config(name))  # type: ignore[call-overload]
                 if self._on_call is not None:
                     hook = self._on_call
                     client.meta.events.register(

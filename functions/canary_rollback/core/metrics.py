@@ -18,6 +18,11 @@ Unit = Literal["Count", "Milliseconds", "Seconds"]
 SERVICE_DIMENSION = "service"  # the dimension powertools adds from POWERTOOLS_SERVICE_NAME
 PROBE_DIMENSION = "Probe"
 STAGE_DIMENSION = "Stage"  # the ECS lifecycle stage a deployment-hook probe ran for
+# A deployment watch's rounds publish their ProbeFailures under {service, Source=watch}: only FastRollbackAlarm
+# reads them. RollbackAlarm's one-minute Maximum over 10-second rounds would turn two isolated blips in different
+# minutes into "2 of 3 minutes failing" (docs/deploy.md, "Why two alarms").
+SOURCE_DIMENSION = "Source"
+WATCH_SOURCE = "watch"
 
 
 @dataclass(frozen=True)
@@ -35,8 +40,12 @@ class MetricsSink(Protocol):
     def publish(self, data: Sequence[MetricDatum]) -> None: ...
 
 
-def probe_run_metrics(results: Sequence[ProbeResult], powertools_service: str, at: datetime) -> list[MetricDatum]:
-    """Every probe metric at high resolution, scheduled runs included: the fast alarm reads 10 s periods."""
+def probe_run_metrics(
+    results: Sequence[ProbeResult], powertools_service: str, at: datetime, *, watch_round: bool = False
+) -> list[MetricDatum]:
+    """Every probe metric at high resolution, scheduled runs included. A watch round's ProbeFailures go under
+    their own dimension set (`Source` = `watch`), the fast alarm's input; a scheduled run's under `service` alone,
+    the one-minute alarm's. Everything else is the same for both."""
     data: list[MetricDatum] = []
 
     def add(name: str, unit: Unit, value: float, dims: tuple[tuple[str, str], ...]) -> None:
@@ -49,7 +58,8 @@ def probe_run_metrics(results: Sequence[ProbeResult], powertools_service: str, a
             add("ProbeLatency", "Milliseconds", result.latency_ms, dims)
         add("ProbeNotFound", "Count", 1 if result.status == 404 else 0, dims)
     aggregate = ((SERVICE_DIMENSION, powertools_service),)
-    add("ProbeFailures", "Count", sum(1 for r in results if r.target_failure), aggregate)
+    failures = (*aggregate, (SOURCE_DIMENSION, WATCH_SOURCE)) if watch_round else aggregate
+    add("ProbeFailures", "Count", sum(1 for r in results if r.target_failure), failures)
     add("ProbeErrors", "Count", sum(1 for r in results if r.reason == "error"), aggregate)
     return data
 

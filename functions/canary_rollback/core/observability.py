@@ -30,14 +30,3 @@ def traced(handler: Handler) -> Handler:
     from aws_lambda_powertools import Tracer
 
     return cast(Handler, Tracer().capture_lambda_handler(handler, capture_response=False))
-
-
-def best_effort(failure_message: str, step: Callable[[], object], **context: Any) -> bool:
-    """Run a step whose failure must not change an answer already given (a rollback ECS accepted, a hook
-    answer): log it with the evidence and go on. True when the step succeeded."""
-    try:
-        step()
-    except Exception:  # the caller's answer stands; the log keeps the evidence
-        logger.exception(failure_message, extra=context)
-        return False
-    return True

@@ -21,13 +21,16 @@ from canary_rollback.core.evidence import advance_failures, deployed_images
 from canary_rollback.core.metrics import probe_run_metrics, service_metric
 from canary_rollback.core.models import GuardedService, ProbeResult, RecoveryEvent, ServiceObservation, ServiceState
 from canary_rollback.core.notifications import CardFacts, recovery_notification
-from canary_rollback.core.observability import best_effort, logger
+from canary_rollback.core.observability import logger
+from canary_rollback.core.reporting import report_within
+from canary_rollback.core.state_codec import Writer
 from canary_rollback.http.prober import run_probes
 from canary_rollback.probe.snapshots import agreed_digests
 from canary_rollback.probe.tracking import (
     SnapshotCapture,
     TrackingOutcome,
     recovery_pending,
+    streak_to_reset,
     track_run,
     track_watch_round,
 )
@@ -95,7 +98,8 @@ def execute_probe_run(
     at: datetime | None = None,
 ) -> ProbeRunReport:
     """`count_towards_known_good=False, at=...` is a deployment-watch round: metrics stamped with the round's
-    own time, recovery recorded, the known-good streak never extended (README, "Deployment watch")."""
+    own time (its ProbeFailures under Source=watch), recovery recorded, the known-good streak never extended and
+    reset when the round failed on the candidate (docs/design.md, "Probe run")."""
     settings = runtime.settings
     store = runtime.store
     guarded = settings.guarded
@@ -121,7 +125,9 @@ def execute_probe_run(
             "probe result",
             extra={"probe": result.as_dict(), "detail": result.detail},
         )
-    runtime.metrics_sink.publish(probe_run_metrics(results, settings.powertools_service, now))
+    runtime.metrics_sink.publish(
+        probe_run_metrics(results, settings.powertools_service, now, watch_round=not count_towards_known_good)
+    )
 
     if guarded is None or store is None:
         return ProbeRunReport(results, None, None, settings.known_good_after)
@@ -129,10 +135,12 @@ def execute_probe_run(
         raise before_error
 
     run_ok = all(result.ok for result in results)
-    # A failed run or round is evidence against the revision the service runs (docs/design.md, "superseded"):
-    # a round records it even when it has no recovery to judge (one write, only when it failed).
+    # A failed run or round is evidence against the revision the service runs (docs/design.md, "superseded"),
+    # and a failed round resets the candidate's streak: a round records them even when it has no recovery to
+    # judge (one write, only when it failed).
     target_failed = any(result.target_failure for result in results)
-    if not records and not target_failed:
+    resets = state is not None and streak_to_reset(state, run_ok)
+    if not records and not target_failed and not resets:
         if state is not None and (state.probe_failures or not run_ok):
             # Nothing else to record, but the failure evidence is the rollback's: keep it current (one write,
             # only while something fails or just stopped failing).
@@ -140,7 +148,7 @@ def execute_probe_run(
                 failures = advance_failures(current.probe_failures, specs, results, now)
                 return replace(current, probe_failures=failures), None
 
-            update_with_retry(store, guarded, keep_evidence, loaded=state)
+            update_with_retry(store, guarded, keep_evidence, "watch_round", loaded=state)
         return ProbeRunReport(results, None, None, settings.known_good_after)  # nothing else a round may record
     service = runtime.ecs.describe(guarded)
     if state is None:
@@ -172,7 +180,8 @@ def execute_probe_run(
         failures = advance_failures(state.probe_failures, specs, results, now)
         return replace(outcome.state, probe_failures=failures), outcome
 
-    saved, outcome = update_with_retry(store, guarded, advance, loaded=state)
+    writer: Writer = "probe_run" if count_towards_known_good else "watch_round"
+    saved, outcome = update_with_retry(store, guarded, advance, writer, loaded=state)
     tracking = replace(outcome, state=saved)
     logger.info(
         "known-good tracking",
@@ -215,10 +224,10 @@ def execute_probe_run(
             guarded, event, recovery_facts(runtime, tracking.state, now, count_towards_known_good)
         )
         runtime.notifier.publish(notification)
-        verdict = notification.decision
+        verdict, events = notification.decision, runtime.decision_events
         if verdict is not None:
             resources = (event.rollback.to_arn,)
-            best_effort("could not put the decision event", lambda: runtime.decision_events.put(verdict, resources))
+            report_within(None, [("put the decision event", lambda: events.put(verdict, resources))], best_effort=True)
         logger.info("rollback outcome", extra={"outcome": event.outcome, "seconds": event.seconds})
     return ProbeRunReport(results, tracking, service, settings.known_good_after)
 
@@ -260,7 +269,7 @@ def follow_rollback(runtime: Runtime, guarded: GuardedService, service: ServiceO
     state = store.load(guarded)
     if reverted_by_ecs(state.last_rollback, service) is None:
         return False  # nothing to record: no write
-    _, event = update_with_retry(store, guarded, follow, loaded=state)
+    _, event = update_with_retry(store, guarded, follow, "follow", loaded=state)
     if event is not None:
         _report_reverted(runtime, guarded, event, now)
     return event is not None
@@ -286,10 +295,10 @@ def _report_reverted(runtime: Runtime, guarded: GuardedService, event: RecoveryE
     facts = CardFacts(command=command_target(runtime.settings), decided_at=now, origin="probe")
     notification = recovery_notification(guarded, event, facts)
     runtime.notifier.publish(notification)
-    verdict = notification.decision
+    verdict, events = notification.decision, runtime.decision_events
     if verdict is not None:
         resources = (event.rollback.to_arn,)
-        best_effort("could not put the decision event", lambda: runtime.decision_events.put(verdict, resources))
+        report_within(None, [("put the decision event", lambda: events.put(verdict, resources))], best_effort=True)
     logger.warning("rollback reverted by ECS", extra={"reverted": record_fields(record)})
 
 

@@ -104,20 +104,45 @@ def track_watch_round(
     before: ServiceObservation | None = None,
     target_failed: bool = False,
 ) -> TrackingOutcome:
-    """A deployment-watch round: judges a rollback's recovery, never touches the known-good streak.
+    """A deployment-watch round: judges a rollback's recovery, never extends the known-good streak, and resets it
+    when the round failed on the candidate revision.
 
-    The streak means "consecutive scheduled runs on a steady service"; thirty watch rounds in five minutes
-    must not promote a revision that the scheduled runs have seen only a few times. Like a scheduled run, a
-    round is credited only if the service was steady on the same revision before and after it: rounds run
-    exactly while the rollback's own deployment rolls out.
+    The streak means "consecutive scheduled runs on a steady service, with no failure seen in between"; thirty
+    watch rounds in five minutes must not promote a revision that the scheduled runs have seen only a few times,
+    and one failed round between lucky scheduled runs must not let a flaky revision through. Like a scheduled
+    run, a round is credited with a recovery only if the service was steady on the same revision before and
+    after it: rounds run exactly while the rollback's own deployment rolls out.
     """
     steady = service.steady and (
         before is None or (before.steady and before.task_definition_arn == service.task_definition_arn)
     )
     last_rollback, recovery = _check_recovery(state.last_rollback, service, steady, run_ok, now)
     last_failure = FailureSeen(service.task_definition_arn, now) if target_failed else state.last_failure
-    new_state = replace(state, last_rollback=last_rollback, last_failure=last_failure)
-    return TrackingOutcome(new_state, None, recovery, "watch round: streak untouched")
+    candidate, note = state.candidate, "watch round: streak untouched"
+    if candidate is not None and candidate.streak > 0 and failed_on(candidate.arn, run_ok, service, before):
+        candidate, note = Candidate(candidate.arn, 0, now), "watch round failed on the candidate: streak reset"
+    new_state = replace(state, last_rollback=last_rollback, last_failure=last_failure, candidate=candidate)
+    return TrackingOutcome(new_state, None, recovery, note)
+
+
+def failed_on(arn: str, run_ok: bool, *observations: ServiceObservation | None) -> bool:
+    """A failed run while `arn` may have answered: the service's revision, or one of its deployments', when the
+    run began or ended. During a rollout either revision may have served the failing request."""
+    if run_ok:
+        return False
+    served = {
+        served_arn
+        for seen in observations
+        if seen is not None
+        for served_arn in (seen.task_definition_arn, *(d.task_definition_arn for d in seen.deployments))
+    }
+    return arn in served
+
+
+def streak_to_reset(state: ServiceState, run_ok: bool) -> bool:
+    """A failed round with a streak it may reset: one of the two things a round writes the state for (the other
+    is failure evidence, or a rollback to follow)."""
+    return not run_ok and state.candidate is not None and state.candidate.streak > 0
 
 
 def recovery_pending(rollback: RollbackRecord | None) -> bool:

@@ -9,6 +9,8 @@ What each AWS call may do to us, and the answer (docs/design.md, "Failure at eve
     state change's retry resumes it, any other takes it over once its lease is over.
   * anything after ECS accepted UpdateService (lock bookkeeping, audit, metric, SNS) fails -> logged, never
     raised: the answer stays `rolled_back`, and a redelivery answers the same without a second UpdateService.
+  * any of that hangs -> it is not waited for past the invocation's deadline less a margin (docs/design.md,
+    "Answers on time").
 Tell once: a non-acting answer already notified for the same alarm state change is audited, not notified again
 (the reconcile tick re-makes decisions every minute while an alarm stays in ALARM).
 """
@@ -22,10 +24,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from canary_rollback.aws.state_store import update_with_retry
+from canary_rollback.core.arns import revision_label
 from canary_rollback.core.audit import AbandonedRecord, DecisionRecord, ErrorRecord, TakeoverRecord, record_fields
 from canary_rollback.core.config import command_target
 from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
-from canary_rollback.core.evidence import StructuredDecision, TargetImage
+from canary_rollback.core.evidence import TargetImage
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import (
     NON_ACTING,
@@ -38,7 +41,8 @@ from canary_rollback.core.models import (
     ToldAnswer,
 )
 from canary_rollback.core.notifications import CardFacts, decision_notification, decision_record
-from canary_rollback.core.observability import best_effort, logger
+from canary_rollback.core.observability import logger
+from canary_rollback.core.reporting import Step, report_within
 from canary_rollback.core.rollback_record import RollbackRecord, take_lock
 from canary_rollback.rollback.decision import RollbackSettings, decide_rollback
 from canary_rollback.rollback.manual import OPERATOR_ALARM, decide_operator_rollback, operator_state_change
@@ -102,27 +106,31 @@ class RollbackResponder:
             lock_lease_seconds=settings.rollback_lock_lease_seconds,
         )
 
-    def respond(self, alarm: AlarmSignal | None, alarm_now: AlarmNow | None = None) -> RollbackOutcome:
-        """`alarm_now`: what CloudWatch says about the alarm, when the caller already read it (the tick)."""
+    def respond(
+        self, alarm: AlarmSignal | None, alarm_now: AlarmNow | None = None, report_by: float | None = None
+    ) -> RollbackOutcome:
+        """`alarm_now`: what CloudWatch says about the alarm, when the caller already read it (the tick).
+        `report_by` (monotonic): what follows the decision (the lock marked done, audit, metric, notification) is
+        not waited for past it, so the answer is returned before the invocation's timeout (None: inline)."""
         now = self._rt.clock()
         try:
             state: ServiceState | None = None
+            mark_done: Step | None = None
             if alarm is None or alarm.state != "ALARM":
                 decision = decide_rollback(alarm, None, ServiceState(), now, self._settings)
-                acted = False
             else:
-                decision, acted, state = self._decide_and_act(alarm, now, alarm_now)
+                decision, mark_done, state = self._decide_and_act(alarm, now, alarm_now)
             outcome = RollbackOutcome(decision, alarm, self._guarded)
             facts = self.card_facts(decision, state or ServiceState(), now)
-            self._report(outcome, now, best_effort=acted, facts=facts, state=state)
+            self._report(outcome, now, mark_done, report_by, state=state, facts=facts)
         except CanaryRollbackError as exc:
-            self._record_error(alarm, exc, now)
+            self._record_error(alarm, exc, now, report_by)
             raise
         return outcome
 
     def preview(self, alarm: AlarmSignal, now: datetime) -> Decision:
         """What the alarm would decide now: gathers the same inputs, acts on nothing, records nothing."""
-        _, _, decision, plan = self._decide(alarm, now, None)
+        _, _, decision, plan, _ = self._decide(alarm, now, None)
         return _explained(decision, plan)
 
     # ---- a person's rollback (rollback/manual.py) -----------------------------------------------------
@@ -161,10 +169,9 @@ class RollbackResponder:
                 facts=(("Operator", operator),),
             )
             if decision.action != "rolled_back":
-                self._report(
-                    RollbackOutcome(decision, None, self._guarded, operator), now, best_effort=False, facts=facts
-                )
-                return RollbackOutcome(decision, None, self._guarded, operator)
+                refused = RollbackOutcome(decision, None, self._guarded, operator)
+                self._report(refused, now, None, None, facts=facts)
+                return refused
             assert decision.current is not None  # a rolled_back decision names both
             assert decision.target is not None
             held = state.last_rollback
@@ -179,30 +186,62 @@ class RollbackResponder:
                 replacing=held,
             )
             try:
-                self._store.save(self._guarded, replace(state, last_rollback=lock), state.version)
+                self._store.save(self._guarded, state, replace(state, last_rollback=lock), "rollback")
             except StateConflict:
                 continue  # someone else changed the state first: decide again on fresh data
             if decision.claim == "takeover":
                 self._audit_takeover(held, lock, now)
-            carried = self._carry_out(decision, lock, decision.current, planned.plan)
-            if carried.target is not None and carried.target != lock.to_arn:
-                lock = lock.copied(carried.target)
+            carried, mark_done = self._carry_out(decision, lock, decision.current, planned.plan)
             outcome = RollbackOutcome(carried, None, self._guarded, operator)
-            facts = replace(facts, evidence=state.probe_failures)
-            self._report(outcome, now, best_effort=True, facts=facts)
+            self._report(outcome, now, mark_done, None, facts=replace(facts, evidence=state.probe_failures))
             return outcome
         raise StateConflict(f"state of {self._guarded.key} kept changing; no rollback after {LOCK_ATTEMPTS} tries")
 
     # ---- deciding ------------------------------------------------------------------------------------
     def _decide(
         self, alarm: AlarmSignal, now: datetime, alarm_now: AlarmNow | None
-    ) -> tuple[ServiceState, str, Decision, TargetPlan | None]:
+    ) -> tuple[ServiceState, str, Decision, TargetPlan | None, RollbackRecord | None]:
+        """(state, current, decision, restore plan, reused): `reused` is an earlier attempt's lock of this same
+        rollback, whose registered copy is deployed again instead of registering another."""
         ecs = self._rt.ecs
         # State first, then the service: a `done` rollback read here is always visible in the service.
         state = self._store.load(self._guarded)
         service = ecs.describe(self._guarded)
+        current = service.task_definition_arn
         decision = decide_rollback(alarm, service, state, now, self._settings, alarm_now=alarm_now)
-        return state, service.task_definition_arn, decision, self._plan(decision, state, service.task_definition_arn)
+        reused = self._copy_to_reuse(alarm, decision, state)
+        if reused is not None:
+            reason = f"{decision.reason}; deploying {revision_label(reused.to_arn)}, the copy this rollback registered"
+            return state, current, replace(decision, target=reused.to_arn, reason=reason), None, reused
+        held, known_good = state.last_rollback, state.known_good
+        resumed_copy = decision.claim == "resume" and held is not None and held.copied_from is not None
+        if resumed_copy and decision.via == "update_service" and known_good is not None:
+            decision = replace(decision, target=known_good.arn)  # its copy cannot be reused: plan afresh
+        return state, current, decision, self._plan(decision, state, current), None
+
+    def _copy_to_reuse(self, alarm: AlarmSignal, decision: Decision, state: ServiceState) -> RollbackRecord | None:
+        """One copy per rollback, and only while ECS will deploy it (docs/design.md, "What a rollback restores").
+
+        A copy is reused only by the rollback that registered it: its own retry (the same alarm state change after
+        a refused RegisterTaskDefinition or UpdateService), its resume, or the takeover of its abandoned lock. A
+        later rollback (a reverted one's next try included) plans afresh from the known-good's snapshot, and so
+        does this one once its copy is no longer ACTIVE (ECS refuses to deploy an INACTIVE revision)."""
+        held, known_good = state.last_rollback, state.known_good
+        if decision.action != "rolled_back" or decision.claim == "replay" or decision.via != "update_service":
+            return None
+        if held is None or known_good is None or held.status not in ("pending", "failed"):
+            return None
+        if held.copied_from is None or held.copied_from != known_good.arn:
+            return None
+        if not (decision.claim in ("resume", "takeover") or held.state_change == alarm.state_change):
+            return None  # a later rollback: afresh
+        if not self._rt.ecs.is_deployable(held.to_arn):
+            logger.warning(
+                "the copy this rollback registered is no longer ACTIVE; registering a fresh one",
+                extra={"copy": held.to_arn, "rollback_id": held.rollback_id},
+            )
+            return None
+        return held
 
     def _plan(self, decision: Decision, state: ServiceState, current: str) -> TargetPlan | None:
         """What is restored (restore.py): the known-good as it is, or a copy from its snapshot with its images
@@ -224,46 +263,51 @@ class RollbackResponder:
 
     def _decide_and_act(
         self, alarm: AlarmSignal, now: datetime, alarm_now: AlarmNow | None
-    ) -> tuple[Decision, bool, ServiceState]:
-        """(decision, whether ECS was asked to act, the state it was decided on). Loops only when another responder
-        wrote the state first."""
+    ) -> tuple[Decision, Step | None, ServiceState]:
+        """(decision, the step that marks the lock done once ECS accepted the rollback (None: ECS was not asked to
+        act), the state it was decided on). Loops only when another responder wrote the state first."""
         if alarm_now is None:
             alarm_now = self._rt.alarms.now(alarm.alarm_name)
         for _ in range(LOCK_ATTEMPTS):
-            state, current, decision, plan = self._decide(alarm, now, alarm_now)
+            state, current, decision, plan, reused = self._decide(alarm, now, alarm_now)
             found = state.last_rollback
             if decision.settles is not None:
                 # The last rollback as this decision leaves it (reverted by ECS, or abandoned): written first, so
                 # whoever decides next sees it, and conditionally, so two responders never both record it.
                 try:
                     state = self._store.save(
-                        self._guarded, replace(state, last_rollback=decision.settles), state.version
+                        self._guarded, state, replace(state, last_rollback=decision.settles), "rollback"
                     )
                 except StateConflict:
                     continue
                 if decision.settles.status == "failed" and found is not None:
                     self._audit_abandoned(found, current, now)
             if decision.action != "rolled_back":
-                return _explained(decision, plan), False, state
+                return _explained(decision, plan), None, state
             if decision.claim == "replay":
-                return decision, False, state  # answered before; nothing to do, nobody to tell twice
+                return decision, None, state  # answered before; nothing to do, nobody to tell twice
             held = state.last_rollback
             if decision.claim == "resume" and held is not None:
                 # Resuming is holding the lock again: renew its lease with the same conditional write a takeover
                 # uses, so a resumed attempt and a takeover can never both go on to UpdateService.
                 lock = held.renewed(now, timedelta(seconds=self._settings.lock_lease_seconds))
+                if reused is None and lock.copied_from is not None and decision.target is not None:
+                    lock = replace(lock, to_arn=decision.target, copied_from=None)  # its copy cannot be reused
             else:
                 lock = self._new_lock(alarm, decision, state, now)
+                if reused is not None:
+                    # Keep where the copy came from, so it becomes the known-good when the rollback is done.
+                    lock = replace(lock, to_arn=reused.to_arn, copied_from=reused.copied_from)
             try:
-                self._store.save(self._guarded, replace(state, last_rollback=lock), state.version)
+                self._store.save(self._guarded, state, replace(state, last_rollback=lock), "rollback")
             except StateConflict:
                 continue  # someone else changed the state first: decide again on fresh data
             if decision.claim == "takeover":
                 self._audit_takeover(held, lock, now)
-            carried = self._carry_out(decision, lock, current, plan)
-            if carried.target is not None and carried.target != lock.to_arn:
-                lock = lock.copied(carried.target)  # the copy it registered, for the card's images
-            return carried, True, replace(state, last_rollback=lock)
+            decided, mark_done = self._carry_out(decision, lock, current, plan)
+            if decided.target is not None and decided.target != lock.to_arn:
+                lock = lock.copied(decided.target)  # the copy it registered, for the card's images
+            return decided, mark_done, replace(state, last_rollback=lock)
         raise StateConflict(f"state of {self._guarded.key} kept changing; no decision after {LOCK_ATTEMPTS} tries")
 
     def _new_lock(self, alarm: AlarmSignal, decision: Decision, state: ServiceState, now: datetime) -> RollbackRecord:
@@ -283,7 +327,7 @@ class RollbackResponder:
             and known_good.since <= abandoned.at
         ):
             attempt = abandoned.attempt + 1  # ECS reverted the last try at this same known-good
-        lock = take_lock(
+        return take_lock(
             rollback_id=uuid.uuid4().hex[:12],
             now=now,
             alarm=alarm.alarm_name,
@@ -296,20 +340,11 @@ class RollbackResponder:
             attempt=attempt,
             via=decision.via,
         )
-        if (
-            decision.via == "update_service"
-            and abandoned is not None
-            and abandoned.status in ("pending", "failed")
-            and abandoned.copied_from is not None
-            and decision.target in (abandoned.copied_from, abandoned.to_arn)
-        ):
-            # One copy per rollback: an earlier attempt at this same known-good registered it; deploy it again
-            # (and keep where it came from, so the copy becomes the known-good when it is done).
-            lock = replace(lock, to_arn=abandoned.to_arn, copied_from=abandoned.copied_from)
-        return lock
 
     # ---- acting --------------------------------------------------------------------------------------
-    def _carry_out(self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None) -> Decision:
+    def _carry_out(
+        self, decision: Decision, lock: RollbackRecord, current: str, plan: TargetPlan | None
+    ) -> tuple[Decision, Step]:
         deployment_id: str | None = None
         try:
             if decision.via == "stop_deployment":
@@ -326,10 +361,11 @@ class RollbackResponder:
         except EcsError:
             self._release(lock)
             raise
-        # ECS accepted: from here on nothing may fail the invocation (docs/design.md).
-        self._best_effort("mark the rollback done", lambda: self._mark_done(lock, plan, deployment_id))
-        # The lock's target is the copy once one is registered: the reason names it.
-        return replace(_explained(decision, plan, lock.to_arn), target=lock.to_arn)
+        # ECS accepted: from here on nothing may fail the invocation (docs/design.md); marking the lock done is
+        # the first step of the reporting. The lock's target is the copy once one is registered: the reason names it.
+        accepted = lock
+        mark_done: Step = ("mark the rollback done", lambda: self._mark_done(accepted, plan, deployment_id))
+        return replace(_explained(decision, plan, lock.to_arn), target=lock.to_arn), mark_done
 
     def _register_copy(self, plan: TargetPlan, lock: RollbackRecord) -> RollbackRecord:
         """Register the copy and record it in the lock before UpdateService, so a resumed attempt reuses it."""
@@ -354,7 +390,7 @@ class RollbackResponder:
                 known_good = self._copy_as_known_good(lock.to_arn, known_good, plan)
             return replace(state, last_rollback=done, known_good=known_good), None
 
-        update_with_retry(self._store, self._guarded, finish)
+        update_with_retry(self._store, self._guarded, finish, "rollback")
 
     def _copy_as_known_good(self, copy_arn: str, known_good: KnownGood, plan: TargetPlan | None) -> KnownGood:
         """The copy becomes the known-good with its own snapshot (its images are digests now), whichever attempt
@@ -382,7 +418,7 @@ class RollbackResponder:
                 return state, False
             return replace(state, last_rollback=change(held)), True
 
-        _, applied = update_with_retry(self._store, self._guarded, apply)
+        _, applied = update_with_retry(self._store, self._guarded, apply, "rollback")
         return bool(applied)
 
     # ---- reporting -----------------------------------------------------------------------------------
@@ -407,16 +443,19 @@ class RollbackResponder:
         self,
         outcome: RollbackOutcome,
         now: datetime,
+        mark_done: Step | None,
+        report_by: float | None,
         *,
-        best_effort: bool,
-        facts: CardFacts,
         state: ServiceState | None = None,
+        facts: CardFacts | None = None,
     ) -> None:
-        """Audit, metric, notification, decision event. Before any action they must succeed (a retry decides
-        again); after ECS accepted an UpdateService they are best effort, so a broken topic cannot undo a
-        rollback's answer. The decision event is always best effort (docs/operate.md). Tell once: the same
-        non-acting answer for the same alarm state change as the last one notified is audited, not notified (nor
-        put on the bus) again; every answer that is notified is remembered (`told`)."""
+        """Audit, metric, notification, waited for no later than `report_by`. Before any action they must succeed
+        (a retry decides again; unfinished by then raises, before the timeout would); after ECS accepted the
+        rollback (`mark_done` given) they are best effort, so a broken or hanging topic or table can neither undo
+        nor delay a rollback's answer. The decision event is always best effort (docs/operate.md).
+        Tell once: the same non-acting answer for the same alarm state change as the last one notified is
+        audited, not notified (nor put on the bus) again; every answer that is notified is remembered (`told`)."""
+        facts = facts or CardFacts(dry_run=self._settings.dry_run, command=command_target(self._rt.settings))
         decision, alarm = outcome.decision, outcome.alarm
         told = state.told_for(alarm.alarm_name) if state is not None and alarm is not None else None
         repeated = (
@@ -445,33 +484,30 @@ class RollbackResponder:
             told_at=told.at if repeated and told is not None else None,
         )
         logger.info("rollback decision", extra={"decision": record_fields(record)})
-        steps: list[tuple[str, Callable[[], object]]] = [
-            ("write the audit record", lambda: self._store.audit(self._guarded, record))
-        ]
+        steps: list[Step] = [mark_done] if mark_done is not None else []
+        steps.append(("write the audit record", lambda: self._store.audit(self._guarded, record)))
         if decision.action in ("rolled_back", "no_known_good") and decision.claim != "replay":
             value = 1 if decision.action == "rolled_back" else 0
             metric = service_metric("Rollbacks", "Count", value, self._rt.settings.powertools_service, now)
-            steps.append(("publish the Rollbacks metric", lambda: self._rt.metrics_sink.publish([metric])))
+            sink = self._rt.metrics_sink  # clients are built here, never in the reporting thread
+            steps.append(("publish the Rollbacks metric", lambda: sink.publish([metric])))
         if notify:
-            message = decision_notification(self._guarded, alarm, decision, facts)
-            steps.append(("send the notification", lambda: self._rt.notifier.publish(message)))
+            message, notifier = decision_notification(self._guarded, alarm, decision, facts), self._rt.notifier
+            steps.append(("send the notification", lambda: notifier.publish(message)))
             if alarm is not None and alarm.state == "ALARM":
                 answer = ToldAnswer(
                     alarm.alarm_name, alarm.state_change, decision.action, decision.current, decision.target, now
                 )
                 steps.append(("remember what was told", lambda: self._remember(answer)))
-        for what, step in steps:
-            if best_effort:
-                self._best_effort(what, step)
-            else:
-                step()
+        acted = mark_done is not None
+        prefix = "rollback reached ECS but " if acted else ""
+        report_within(report_by, steps, best_effort=acted, prefix=prefix, service=self._guarded.key)
         if decision.claim != "replay" and not repeated:
-            self._put_event(decision_record(self._guarded, alarm, decision, facts))
-
-    def _put_event(self, record: StructuredDecision) -> None:
-        """Every decision on the event bus (docs/operate.md, "Decision events"): best effort, before or after ECS."""
-        resources = (record.current or "", record.target or "")
-        best_effort("could not put the decision event", lambda: self._rt.decision_events.put(record, resources))
+            # Best effort whether or not ECS acted: a failing or hanging event bus never makes a retry.
+            structured, events = decision_record(self._guarded, alarm, decision, facts), self._rt.decision_events
+            resources = (structured.current or "", structured.target or "")
+            event: Step = ("put the decision event", lambda: events.put(structured, resources))
+            report_within(report_by, [event], best_effort=True, service=self._guarded.key)
 
     def _remember(self, answer: ToldAnswer) -> None:
         """Record the answer notified for its alarm (one entry per alarm), after the notification went out: a
@@ -481,11 +517,7 @@ class RollbackResponder:
             others = tuple(told for told in state.told if told.alarm != answer.alarm)
             return replace(state, told=(*others, answer)), None
 
-        update_with_retry(self._store, self._guarded, remember)
-
-    def _best_effort(self, what: str, step: Callable[[], object]) -> None:
-        # After UpdateService nothing may fail the invocation.
-        best_effort(f"rollback reached ECS but could not {what}", step, service=self._guarded.key)
+        update_with_retry(self._store, self._guarded, remember, "rollback")
 
     def _audit_takeover(self, abandoned: RollbackRecord | None, lock: RollbackRecord, now: datetime) -> None:
         record = TakeoverRecord(
@@ -518,7 +550,7 @@ class RollbackResponder:
         logger.warning("abandoned rollback lock marked failed", extra={"abandoned": record_fields(record)})
         self._store.audit(self._guarded, record)
 
-    def _record_error(self, alarm: AlarmSignal | None, exc: Exception, now: datetime) -> None:
+    def _record_error(self, alarm: AlarmSignal | None, exc: Exception, now: datetime, report_by: float | None) -> None:
         record = ErrorRecord(
             at=now,
             alarm=alarm.alarm_name if alarm else None,
@@ -528,10 +560,9 @@ class RollbackResponder:
             service=self._guarded.service,
         )
         logger.error("rollback failed", extra={"error_record": record_fields(record)})
-        try:
-            self._store.audit(self._guarded, record)
-        except CanaryRollbackError:
-            logger.exception("could not write the error to the audit trail")
+        # The error is raised after this whatever happens: the audit record is best effort, and bounded.
+        audit: Step = ("write the error to the audit trail", lambda: self._store.audit(self._guarded, record))
+        report_within(report_by, [audit], best_effort=True, service=self._guarded.key)
 
 
 def _explained(decision: Decision, plan: TargetPlan | None, deployed: str | None = None) -> Decision:

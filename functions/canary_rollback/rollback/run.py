@@ -25,17 +25,22 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from canary_rollback.aws.clients import error_code
-from canary_rollback.aws.state_store import TTL_ATTRIBUTE
 from canary_rollback.core.config import require_rollback_settings, require_tick_settings
 from canary_rollback.core.errors import StateStoreError
 from canary_rollback.core.models import AlarmSignal
 from canary_rollback.core.observability import logger
+from canary_rollback.core.reporting import invocation_deadline
+from canary_rollback.core.state_codec import TTL_ATTRIBUTE
 from canary_rollback.rollback.alarm_events import parse_alarm_event
 from canary_rollback.rollback.responder import RollbackResponder
 from canary_rollback.rollback.tick import is_tick, reconcile
 from canary_rollback.runtime import Runtime
 
 DUPLICATE_WINDOW_SECONDS = 3600
+# Left of the invocation after the reporting: powertools writes the idempotency record of the answer (one
+# DynamoDB call: with the state table client's timeouts and retries, at most about 30 s when DynamoDB hangs).
+# Reporting still unfinished then is not waited for (docs/design.md, "Answers on time").
+REPORT_MARGIN_SECONDS = 30.0
 
 
 class RollbackApplication:
@@ -49,6 +54,7 @@ class RollbackApplication:
         self.responder = RollbackResponder(runtime, guarded)
         # This invocation's answer once the responder has given it (one invocation per container at a time).
         self._answered: dict[str, Any] | None = None
+        self._report_by: float | None = None  # this invocation's reporting deadline (monotonic)
         self._config = IdempotencyConfig(
             event_key_jmespath="[alarm_name, state, changed_at]",
             expires_after_seconds=DUPLICATE_WINDOW_SECONDS,
@@ -70,7 +76,8 @@ class RollbackApplication:
     def handle(self, event: Any, context: LambdaContext | None) -> dict[str, Any]:
         if is_tick(event):
             alarms = require_tick_settings(self.runtime.settings)
-            return reconcile(self.runtime, self.responder, self._guarded, alarms)
+            report_by = invocation_deadline(context, REPORT_MARGIN_SECONDS)
+            return reconcile(self.runtime, self.responder, self._guarded, alarms, report_by)
         alarm = parse_alarm_event(event)
         if alarm is None:
             shape = sorted(event) if isinstance(event, dict) else type(event).__name__
@@ -78,8 +85,10 @@ class RollbackApplication:
         return self.respond(alarm, context)
 
     def respond(self, alarm: AlarmSignal | None, context: LambdaContext | None) -> dict[str, Any]:
+        self._report_by = invocation_deadline(context, REPORT_MARGIN_SECONDS)
         if alarm is None or alarm.state != "ALARM":
-            return self.responder.respond(alarm).as_response()  # nothing to act on: nothing to deduplicate
+            # nothing to act on: nothing to deduplicate
+            return self.responder.respond(alarm, report_by=self._report_by).as_response()
         if context is not None and hasattr(context, "get_remaining_time_in_millis"):
             self._config.register_lambda_context(context)
         self._answered = None
@@ -109,5 +118,5 @@ class RollbackApplication:
         return self._answered
 
     def _respond_once(self, alarm: dict[str, Any]) -> dict[str, Any]:
-        self._answered = self.responder.respond(AlarmSignal(**alarm)).as_response()
+        self._answered = self.responder.respond(AlarmSignal(**alarm), report_by=self._report_by).as_response()
         return self._answered

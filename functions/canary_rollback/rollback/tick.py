@@ -29,10 +29,15 @@ def is_tick(event: Any) -> bool:
 
 
 def reconcile(
-    runtime: Runtime, responder: RollbackResponder, guarded: GuardedService, alarm_names: tuple[str, ...]
+    runtime: Runtime,
+    responder: RollbackResponder,
+    guarded: GuardedService,
+    alarm_names: tuple[str, ...],
+    report_by: float | None = None,
 ) -> dict[str, Any]:
     """Decide again for every rollback alarm in ALARM now. The answer is the first acting decision's (else the
-    first one's), with every decision under `decisions`."""
+    first one's), with every decision under `decisions`. `report_by`: each decision's reporting is not waited for
+    past it (docs/design.md, "Answers on time")."""
     firing = runtime.alarms.in_alarm(alarm_names)
     if not firing:
         logger.info("tick: quiet", extra={"alarms": list(alarm_names)})
@@ -45,6 +50,6 @@ def reconcile(
             "current": None,
             "target": None,
         }
-    answers = [responder.respond(alarm, alarm_now=FIRING).as_response() for alarm in firing]
+    answers = [responder.respond(alarm, alarm_now=FIRING, report_by=report_by).as_response() for alarm in firing]
     main = next((answer for answer in answers if answer["action"] == "rolled_back"), answers[0])
     return {**main, "tick": True, "decisions": answers}

@@ -136,7 +136,7 @@ def test_it_refuses_while_another_rollback_holds_a_live_lock(
         lease=timedelta(seconds=150),
         replacing=None,
     )
-    store.save(GUARDED, replace(state, last_rollback=held), state.version)
+    store.save(GUARDED, state, replace(state, last_rollback=held), "rollback")
 
     code, _ = run("rollback", "--stack", "canary-rollback", "--yes")
 
@@ -196,7 +196,7 @@ def test_status_names_the_stack_from_the_environment_and_shows_an_expired_lease_
         lease=timedelta(seconds=150),
         replacing=None,
     )
-    store.save(GUARDED, replace(state, last_rollback=abandoned), state.version)
+    store.save(GUARDED, state, replace(state, last_rollback=abandoned), "rollback")
     monkeypatch.setenv("AWS_SAM_STACK_NAME", "canary-rollback")  # as `sam deploy` users have it set
 
     code, text = run("status")

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from canary_rollback.aws.state_store import item_from_state, state_from_item
 from canary_rollback.core.errors import StateStoreError
 from canary_rollback.core.models import FailureSeen, ServiceState, ToldAnswer
 from canary_rollback.core.rollback_record import RollbackRecord
+from canary_rollback.core.state_codec import item_from_state, state_from_item
 from tests.unit.builders import T0, rev
 
 REVERTED = RollbackRecord(
