@@ -291,7 +291,8 @@ ACTIONS: dict[str, ActionWords] = {
         "A rollback happened recently; a second one in a row needs a person.",
     ),
     "in_progress": ActionWords(
-        "rollback or deployment already in progress", "Something is already moving the service; nothing was added."
+        "ALARM during an ECS deployment: decided again when it ends",
+        "Something is already moving the service (ECS, or a rollback under way); nothing was added.",
     ),
     "ignored": ActionWords("alarm event ignored", "Not an alarm entering ALARM: nothing to decide."),
     "stale": ActionWords(
@@ -304,15 +305,15 @@ ACTIONS: dict[str, ActionWords] = {
     ),
     "quiet": ActionWords("no rollback alarm in ALARM", "Nothing is firing; nothing to decide."),
     "superseded": ActionWords(
-        "ALARM from before the current deployment: not rolled back",
+        "ALARM older than the current deployment: not acted on yet",
         "The alarm fired before the revision now running was deployed: it is not evidence against it.",
     ),
     "reverted": ActionWords(
-        "rollback to {target} did NOT stick",
+        "rollback to {target} REVERTED by ECS",
         "ECS did not finish the rollback (its deployment failed, or the service went back): it is not restored.",
     ),
     "not_restorable": ActionWords(
-        "known-good {target} cannot be restored: not rolled back",
+        "ALARM but {target} cannot be restored",
         "The rollback to the known-good failed twice; the tool will not try it again until a person acts.",
     ),
     "recovered": ActionWords(

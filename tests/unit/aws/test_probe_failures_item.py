@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from canary_rollback.core.state_codec import item_from_state, state_from_item
 from canary_rollback.core.evidence import ProbeEvidence
 from canary_rollback.core.models import ServiceState
+from canary_rollback.core.state_codec import item_from_state, state_from_item
 from tests.unit.builders import T0
 
 
