@@ -263,7 +263,8 @@ def test_a_circuit_breaker_revert_of_our_rollback_is_reverted_in_audit_notificat
     broken.advance_rollout()
     broken.minute()
     assert tick(broken)["action"] == "reverted"
-    assert "Next:     nothing automatic. That was try 2 of 2" in broken.stack.notifications()[0]["message"]
+    last_try = json.loads(broken.stack.notifications()[0]["message"])
+    assert last_try["next_steps"][0].startswith("Nothing automatic: that was try 2 of 2")
     answers = [tick(broken)["action"], tick(broken)["action"]]
     assert answers == ["not_restorable", "not_restorable"]
     assert subjects(broken) == ["ALARM but hokusai-api-development:31 cannot be restored"]
