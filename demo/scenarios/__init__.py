@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from demo.scenarios import blue_green, dry_run, incident, mutable_tag, no_known_good, not_a_deployment, resume
+from demo.scenarios import (
+    blue_green,
+    dry_run,
+    expired_digest,
+    incident,
+    mutable_tag,
+    no_known_good,
+    not_a_deployment,
+    resume,
+)
 from demo.scenarios.result import ScenarioResult, format_report
 from demo.scenarios.steps import Rehearsal, Scenario
 from demo.scenarios.timeline import TimelineEntry
@@ -23,6 +32,7 @@ SCENARIOS: dict[str, Scenario] = {
         mutable_tag.SCENARIO,
         blue_green.SCENARIO,
         resume.SCENARIO,
+        expired_digest.SCENARIO,
     )
 }
 

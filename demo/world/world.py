@@ -21,7 +21,7 @@ from demo.world.delivery import Delivery, EventRule, ForwardedChange
 from demo.world.ecs_simulator import EcsRolloutSimulator
 from demo.world.function_logs import FunctionLogs
 from demo.world.local_aws import ACCOUNT, REGION
-from demo.world.service import CLUSTER, SERVICE, ImageFor, build_image, create_service
+from demo.world.service import CLUSTER, SERVICE, ImageFor, build_image, create_execution_role, create_service
 from demo.world.services import LoopbackAlb
 from demo.world.stack import LocalStack, create_local_stack
 from demo.world.template import load_template
@@ -64,6 +64,7 @@ class World:
         )
         stack.function_env["METRICS_SINK"] = "cloudwatch"  # metrics into the local CloudWatch for the alarms
         ecs = boto3.client("ecs")
+        create_execution_role(boto3.client("iam"))
         revisions = create_service(ecs, image_for)
         clock = SimClock(start or yesterday_evening())
         simulator = EcsRolloutSimulator(REGION, ACCOUNT)

@@ -169,6 +169,7 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
                          if last else None,
         "paused": {"by": state.paused.by, "at": state.paused.at.isoformat(), "reason": state.paused.reason}
                   if state.paused else None,
+        "readiness": _readiness(state),
         "recent": list(view.recent),
         "phase": view.phase,
         "last_rollback_phase": last.phase(now) if last else None,
@@ -186,6 +187,7 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
         *(f"  {failure.line()}" for failure in state.probe_failures),
         f"last rollback  {view.last_rollback}",
         f"automatic      {_pause_line(state)}",
+        *_readiness_lines(state),
         f"watch          {_watch_line(view.watch, now)}",
         "last rollback decisions:",
         *(f"  {render(record)}" for record in view.decisions),
@@ -240,6 +242,32 @@ def _image_lines(known_good: KnownGood) -> list[str]:
         return ["  (recorded before snapshots: images as the revision names them, digests unknown)"]
     return [f"  {i.container:<12} {i.image}  {'@ ' + i.digest if i.digest else '(no digest recorded)'}"
             for i in images]  # fmt: skip
+
+
+def _readiness(state: ServiceState) -> dict[str, Any] | None:
+    last = operate.readiness(state)
+    if last is None:
+        return None
+    record = last.record
+    return {
+        "known_good": record.known_good,
+        "current_known_good": last.current,
+        "verdict": record.verdict,
+        "checked_at": record.checked_at.isoformat(),
+        "findings": [asdict(finding) for finding in record.findings],
+    }
+
+
+def _readiness_lines(state: ServiceState) -> list[str]:
+    last = operate.readiness(state)
+    if last is None:
+        return [f"readiness      {'not checked yet' if state.known_good else 'no known-good to check'}"]
+    record = last.record
+    of = "" if last.current else f" (of {revision_label(record.known_good)}, before the known-good changed)"
+    return [
+        f"readiness      {record.headline()}  (checked {record.checked_at.isoformat()}{of})",
+        *(f"  {line}" for line in record.lines()),
+    ]
 
 
 def _pause_line(state: ServiceState) -> str:

@@ -35,6 +35,7 @@ from canary_rollback.core.models import (
     WatchLease,
 )
 from canary_rollback.core.probe_spec import parse_probes_json
+from canary_rollback.core.readiness import ReadinessRecord
 from canary_rollback.core.state_codec import Writer
 from canary_rollback.http.prober import build_session, run_probes
 from canary_rollback.probe.snapshots import SnapshotRefused, operator_snapshot
@@ -176,6 +177,21 @@ def status(runtime: Runtime, guarded: GuardedService, recent: int = 5) -> Status
         store.load_watch(guarded),
         runtime.clock(),
     )
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """The last rollback readiness check (docs/readiness.md), and whether it checked the known-good now."""
+
+    record: ReadinessRecord
+    current: bool  # False: it checked an earlier known-good; the next scheduled run checks this one
+
+
+def readiness(state: ServiceState) -> Readiness | None:
+    if state.readiness is None:
+        return None
+    current = state.known_good is not None and state.known_good.arn == state.readiness.known_good
+    return Readiness(state.readiness, current)
 
 
 def history(runtime: Runtime, guarded: GuardedService, limit: int) -> tuple[dict[str, Any], ...]:

@@ -18,8 +18,10 @@ import requests
 from canary_rollback.aws.alarms import AlarmReader
 from canary_rollback.aws.clients import AwsClients
 from canary_rollback.aws.cloudwatch import CloudWatchSink
+from canary_rollback.aws.ecr import EcrGateway
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.events import DecisionEvents
+from canary_rollback.aws.iam import IamGateway
 from canary_rollback.aws.notifier import SnsNotifier
 from canary_rollback.aws.parameters import ParameterSource
 from canary_rollback.aws.state_store import StateStore
@@ -83,6 +85,14 @@ class Runtime:
     @property
     def ecs(self) -> EcsGateway:
         return EcsGateway(self.clients.ecs)
+
+    @property
+    def ecr(self) -> EcrGateway:
+        return EcrGateway(self.clients.ecr)
+
+    @property
+    def iam(self) -> IamGateway:
+        return IamGateway(self.clients.iam)
 
     @property
     def store(self) -> StateStore | None:

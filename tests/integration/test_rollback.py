@@ -35,7 +35,9 @@ def store(world: Any) -> StateStore:
 
 def audit_actions(world: Any) -> list[str]:
     return [
-        r.get("action") or r["kind"] for r in reversed(store(world).history(GUARDED, 50)) if r["kind"] != "promotion"
+        r.get("action") or r["kind"]
+        for r in reversed(store(world).history(GUARDED, 50))
+        if r["kind"] not in ("promotion", "readiness")
     ]
 
 

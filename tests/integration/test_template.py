@@ -29,6 +29,7 @@ from demo.world.local_aws import ACCOUNT, REGION
 from demo.world.template import Resolver, load_template, parameter_defaults
 from tests.conftest import REPO, emf_lines, load_event
 from tests.integration.conftest import alarm_event, break_with_34, make_known_good
+from tests.support.ecr import ecr_image, push_image, register_with_image
 
 TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
@@ -203,8 +204,9 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
     runtime = build_runtime(env, clock=world.clock)
     runtime.monotonic, runtime.sleep = world.timer.monotonic, world.timer.sleep
     probe_handler.runtime.set(runtime)
-    world.alb.routes.mlflow_routed = False
     capsys.readouterr()
+    make_known_good(world)  # the promoting run checks rollback readiness: RollbackReady
+    world.alb.routes.mlflow_routed = False
     probe_handler.handler(load_event("schedule"), FakeLambdaContext("ProbeFunction"))
     scheduled, scheduled_high = _emitted(capsys.readouterr().out)
     watch = probe_handler.handler(load_event("ecs-deployment-in-progress"), FakeLambdaContext("ProbeFunction", 420))
@@ -229,7 +231,11 @@ def test_every_alarm_on_our_namespace_watches_an_emitted_metric_with_exactly_its
                 f"{logical_id} has a {props['Period']} s period on a standard metric"
             )
         watched[logical_id] = key
-    assert set(watched) == {"RollbackAlarm", "FastRollbackAlarm", "ProbesNotRunningAlarm", "ProbeErrorsAlarm"}
+    assert set(watched) == {
+        "RollbackAlarm", "FastRollbackAlarm", "ProbesNotRunningAlarm", "ProbeErrorsAlarm", "RollbackNotReadyAlarm"
+    }  # fmt: skip
+    assert watched["RollbackNotReadyAlarm"] in scheduled  # the scheduled runs check readiness, never the rounds
+    assert watched["RollbackNotReadyAlarm"] not in rounds
     # The one-minute alarm reads the scheduled runs only; the fast alarm reads the watch's rounds only
     assert watched["RollbackAlarm"] in scheduled
     assert watched["RollbackAlarm"] not in rounds
@@ -436,6 +442,11 @@ def _resource_arns(service: str, operation: str, params: dict[str, Any]) -> list
         return [params["TopicArn"]]
     if service in ("cloudwatch", "monitoring") and operation == "DescribeAlarms":
         return [f"arn:aws:cloudwatch:{region_account}:alarm:{name}" for name in params["AlarmNames"]]
+    if service == "ecr":
+        registry = params.get("registryId", ACCOUNT)
+        return [f"arn:aws:ecr:{region_account.split(':')[0]}:{registry}:repository/{params['repositoryName']}"]
+    if service == "iam" and operation == "GetRole":
+        return [f"arn:aws:iam::{ACCOUNT}:role/{params['RoleName']}"]
     if service == "secretsmanager":
         return [f"arn:aws:secretsmanager:{region_account}:secret:{params['SecretId']}-AbCdEf"]  # the random suffix
     if service == "ssm":
@@ -511,6 +522,13 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     assert world.probe_run()["ok"]  # recovery: RecoverySeconds + notification
     watch = probe_handler.handler(load_event("ecs-deployment-in-progress"), FakeLambdaContext("ProbeFunction", 420))
     assert watch["action"] == "watched"  # the deployment watch: lease, heartbeats, rounds
+    # rollback readiness of a known-good whose image is in ECR (docs/readiness.md): DescribeImages, GetRole
+    image = ecr_image("hokusai/api", "build-40")
+    registry.push(image, push_image("hokusai/api", "build-40"))
+    world.simulator.deploy("hokusai-development", "hokusai-api", register_with_image(world.revisions[31], image))
+    world.minute()
+    world.advance_rollout()
+    make_known_good(world)
 
     # Then IAM, evaluated on each call's action, resource ARN and conditions, allows every one of them
     alarm_arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{world.stack.alarm_names['RollbackAlarm']}"
@@ -540,6 +558,7 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
     assert "events:PutEvents" in checked["ProbeFunction"]  # the recovery verdict
     assert {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"} <= checked["ProbeFunction"]
     assert "dynamodb:UpdateItem" in checked["ProbeFunction"]  # the watch's heartbeat
+    assert {"ecr:DescribeImages", "iam:GetRole"} <= checked["ProbeFunction"]  # rollback readiness
 
 
 def test_the_policy_check_rejects_calls_outside_the_statements_scope() -> None:

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
     from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_iam import IAMClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_ssm import SSMClient
@@ -49,6 +51,17 @@ def boto_config(service: str = "") -> Config:
     )
 
 
+def readiness_config() -> Config:
+    """The readiness check's lookups (ECR, IAM) answer a question that can wait five minutes: two attempts and
+    short timeouts, so an unreachable registry API costs the probe run seconds, not its budget."""
+    return Config(
+        retries={"mode": "standard", "max_attempts": 2},
+        connect_timeout=2,
+        read_timeout=5,
+        user_agent_extra="canary-rollback/0.1",
+    )
+
+
 # (service, operation, request parameters): lets tests check every call against the template's policies.
 OperationHook = Callable[[str, str, dict[str, Any]], None]
 
@@ -62,19 +75,22 @@ class AwsClients:
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def _client(self, name: str) -> Any:
+    def _client(self, name: str, region: str | None = None, config: Config | None = None) -> Any:
+        key = name if region is None else f"{name}@{region}"
         with self._lock:  # boto3 session creation is not thread-safe; the probe threads may share this
-            if name not in self._clients:
+            if key not in self._clients:
                 session = self._session or boto3.Session()
-                client = session.client(name, config=boto_config(name))  # type: ignore[call-overload]
+                client = session.client(  # type: ignore[call-overload]
+                    name, region_name=region, config=config or boto_config(name)
+                )
                 if self._on_call is not None:
                     hook = self._on_call
                     client.meta.events.register(
                         "before-parameter-build.*.*",  # the API parameters, before serialisation
                         lambda model, params, **_: hook(model.service_model.service_name, model.name, params),
                     )
-                self._clients[name] = client
-            return self._clients[name]
+                self._clients[key] = client
+            return self._clients[key]
 
     @property
     def ecs(self) -> ECSClient:
@@ -99,6 +115,14 @@ class AwsClients:
     @property
     def sts(self) -> STSClient:
         return self._client("sts")  # type: ignore[no-any-return]
+
+    def ecr(self, region: str) -> ECRClient:
+        """ECR in the region an image lives in (a task definition may pull from another region's registry)."""
+        return self._client("ecr", region, readiness_config())  # type: ignore[no-any-return]
+
+    @property
+    def iam(self) -> IAMClient:
+        return self._client("iam", None, readiness_config())  # type: ignore[no-any-return]
 
     @property
     def secretsmanager(self) -> SecretsManagerClient:

@@ -180,6 +180,21 @@ class ResumeRecord(AuditRecord):
     service: str
 
 
+@dataclass(frozen=True)
+class ReadinessChangeRecord(AuditRecord):
+    """The known-good's rollback readiness changed (probe/readiness_check.py, docs/readiness.md): another verdict,
+    other things missing, or the first check of a new known-good."""
+
+    kind: ClassVar[str] = "readiness"
+    known_good: str
+    verdict: str
+    previous: str | None  # the previous check's verdict (None: never checked)
+    headline: str  # the verdict and exactly what is missing
+    missing: tuple[str, ...]
+    unchecked: tuple[str, ...]
+    service: str
+
+
 KINDS: tuple[type[AuditRecord], ...] = (
     DecisionRecord,
     TakeoverRecord,
@@ -192,6 +207,7 @@ KINDS: tuple[type[AuditRecord], ...] = (
     ManualKnownGoodRecord,
     PauseRecord,
     ResumeRecord,
+    ReadinessChangeRecord,
 )
 
 
@@ -237,6 +253,8 @@ def render(record: AuditRecord | Mapping[str, Any]) -> str:
         return f"{at}  abandoned lock  {stored.get('rollback_id')} marked failed: {stored.get('reason', '')}"
     if kind == "recovery":
         return f"{at}  recovery  {stored.get('outcome')}  {revision_label(stored.get('to'))}  {stored.get('seconds')} s"
+    if kind == "readiness":
+        return f"{at}  readiness  {revision_label(stored.get('known_good'))}  {stored.get('headline', '')}"
     if kind == "hook":
         stage = stored.get("stage")
         where = f" at {stage}" if stage else ""

@@ -55,6 +55,8 @@ class Settings:
     decision_event_bus: str | None = None
     # The reconcile tick (docs/design.md): the stack's rollback alarms, read in one DescribeAlarms call a minute.
     rollback_alarms: tuple[str, ...] = ()
+    # Rollback readiness (docs/readiness.md): scheduled runs check the known-good at most this often.
+    readiness_interval_seconds: int = 300
 
 
 def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settings:
@@ -108,6 +110,7 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
         stack_name=env.get("STACK_NAME", "").strip() or None,
         decision_event_bus=env.get("DECISION_EVENT_BUS", "").strip() or None,
         rollback_alarms=tuple(name.strip() for name in env.get("ROLLBACK_ALARMS", "").split(",") if name.strip()),
+        readiness_interval_seconds=_readiness_interval(env) if need_probes else 300,
     )
 
 
@@ -131,6 +134,17 @@ def command_target(settings: Settings) -> CommandTarget | None:
         return None
     guarded = settings.guarded
     return CommandTarget(guarded.cluster, guarded.service, settings.state_table, settings.stack_name)
+
+
+# Below a minute the check would run with every scheduled run anyway; above a day it no longer warns in time.
+MIN_READINESS_INTERVAL, MAX_READINESS_INTERVAL = 60, 86400
+
+
+def _readiness_interval(env: Mapping[str, str]) -> int:
+    interval = _int(env, "READINESS_INTERVAL_SECONDS", 300, minimum=MIN_READINESS_INTERVAL)
+    if interval > MAX_READINESS_INTERVAL:
+        raise ConfigError(f"READINESS_INTERVAL_SECONDS: at most {MAX_READINESS_INTERVAL} (a day), got {interval}")
+    return interval
 
 
 def require_rollback_settings(settings: Settings) -> tuple[GuardedService, str]:

@@ -33,3 +33,8 @@ class AlarmLookupError(CanaryRollbackError):
 
 class ReportingError(CanaryRollbackError):
     """A notification or a metric could not be published (missing topic, access denied...)."""
+
+
+class ReadinessLookupError(CanaryRollbackError):
+    """ECR or IAM could not say whether something a rollback needs exists (unreachable, throttled, access
+    denied): that part of the readiness check is `unchecked`, never a failed probe run."""

@@ -323,6 +323,11 @@ ACTIONS: dict[str, ActionWords] = {
         "rollback to {target} did NOT recover",
         "The service is steady on the known-good but probes still fail: the fault is not the deployment's.",
     ),
+    "not_ready": ActionWords(
+        "rollback NOT READY ({target})",
+        "The readiness check found that the known-good could not be restored now; nothing else changed.",
+    ),
+    "ready": ActionWords("rollback ready again ({target})", "The known-good can be restored again."),
     "gate_paused": ActionWords(
         "gate PAUSED on {current}",
         "Automatic rollback is paused: the gate let the deployment through and says what it would have answered.",

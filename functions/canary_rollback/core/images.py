@@ -72,3 +72,30 @@ def pin(reference: str, digest: str) -> str:
     if image.pinned:
         return reference
     return f"{image.repository}@{digest}"
+
+
+# A private ECR registry host (AWS docs, "Amazon ECR private registry"): ACCOUNT.dkr.ecr[-fips].REGION.amazonaws.com
+# (.com.cn in China), or the dual-stack ACCOUNT.dkr-ecr.REGION.on.aws.
+_ECR_HOST = re.compile(
+    r"(?P<account>\d{12})\.(?:dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+    r"|dkr-ecr\.(?P<dual_region>[a-z0-9-]+)\.on\.aws)"
+)
+
+
+@dataclass(frozen=True)
+class EcrRepository:
+    """Where an image lives in a private ECR registry: what `ecr:DescribeImages` needs to find it."""
+
+    registry_id: str  # the account that owns the registry
+    region: str
+    name: str  # the repository name, without the registry host: `hokusai/api`
+
+
+def ecr_repository(image: ImageReference) -> EcrRepository | None:
+    """The private ECR repository an image is pulled from, or None for any other registry (Docker Hub, ECR
+    Public, GHCR, a host with a port...)."""
+    host, _, name = image.repository.partition("/")
+    match = _ECR_HOST.fullmatch(host)
+    if match is None or not name:
+        return None
+    return EcrRepository(match["account"], match["region"] or match["dual_region"], name)

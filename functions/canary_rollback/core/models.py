@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from canary_rollback.core.evidence import ProbeEvidence
+from canary_rollback.core.readiness import ReadinessRecord
 from canary_rollback.core.rollback_record import Claim, RollbackRecord, Via
 
 FailureReason = Literal["status", "body", "latency", "timeout", "connection", "tls", "error"]
@@ -216,6 +217,8 @@ class ServiceState:
     # The probes failing in the latest runs or rounds, with what they expected and got (core/evidence.py): the
     # rollback's evidence. Written only by the probe pipeline, as its own attribute of the state item.
     probe_failures: tuple[ProbeEvidence, ...] = ()
+    # The last rollback readiness check (docs/readiness.md): written by the probe run alone.
+    readiness: ReadinessRecord | None = None
 
     @property
     def not_restorable(self) -> bool:

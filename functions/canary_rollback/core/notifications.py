@@ -21,6 +21,7 @@ from canary_rollback.core.evidence import (
     subject_line,
 )
 from canary_rollback.core.models import AlarmSignal, Decision, GuardedService, RecoveryEvent
+from canary_rollback.core.readiness import ReadinessRecord
 from canary_rollback.core.rollback_record import MAX_TRIES, RollbackRecord
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "decision_record",
     "hook_failure_notification",
     "hook_paused_notification",
+    "readiness_notification",
     "recovery_notification",
     "reverted_notification",
     "revision_label",
@@ -361,3 +363,46 @@ def hook_paused_notification(
     )
     headline = f"gate PAUSED at {stage}: would have answered {would_have}"
     return Notification(subject_line(f"[canary-rollback] {guarded.service}: {headline}"), record.card_text(), record)
+
+
+def readiness_notification(
+    guarded: GuardedService, record: ReadinessRecord, previous: ReadinessRecord | None, facts: CardFacts | None = None
+) -> Notification:
+    """The known-good can no longer be restored (or can again): exactly what is missing, while a person can
+    still fix it calmly (docs/readiness.md)."""
+    facts = facts or CardFacts()
+    command = facts.command or CommandTarget(guarded.cluster, guarded.service)
+    label = revision_label(record.known_good)
+    if record.verdict == "not_ready":
+        first = record.missing[0]
+        headline = f"rollback NOT READY: {first.subject} {first.name}"
+        steps: tuple[str, ...] = (
+            "A rollback now would still be attempted, but ECS could not start its tasks (the deployment circuit "
+            "breaker would put the broken revision back). Before it is needed:",
+            "an image: push the same image again (the same manifest gives the same digest), and keep pinned digests "
+            "out of the repository's lifecycle rule (docs/readiness.md);",
+            "a role: recreate it with the same name;",
+            "or vouch for another revision: " + command.command("mark-known-good", "FAMILY:REVISION"),
+        )
+    else:
+        headline = f"rollback ready again ({label})"
+        steps = (f"Nothing to do. See the state: {command.command('status')}",)
+    structured = StructuredDecision(
+        action="not_ready" if record.verdict == "not_ready" else "ready",
+        cluster=guarded.cluster,
+        service=guarded.service,
+        reason=record.headline(),
+        decided_at=facts.decided_at or record.checked_at,
+        target=record.known_good,
+        next_steps=steps,
+        origin="probe",
+        facts=labelled(
+            [
+                ("Checked at", record.checked_at.isoformat()),
+                ("Before", previous.headline() if previous else "not checked yet"),
+            ]
+        ),
+        extra_lines=("", "Readiness check:", *(f"  {line}" for line in record.lines())),
+        headline=headline,
+    )
+    return Notification(structured.subject(), structured.card_text(), structured)

@@ -28,6 +28,8 @@ from canary_rollback.core.models import (
     ToldAnswer,
     WatchLease,
 )
+from canary_rollback.core.observability import logger
+from canary_rollback.core.readiness import ReadinessFinding, ReadinessRecord
 from canary_rollback.core.rollback_record import RollbackRecord
 
 TTL_ATTRIBUTE = "ttl"
@@ -35,7 +37,7 @@ VERSION = "version"
 
 # Who writes the state item, and what each writer may change. A writer that changes anything else is a bug
 # (ValueError), so the table in docs/design.md and the code cannot drift apart.
-Writer = Literal["probe_run", "watch_round", "follow", "rollback", "pause", "mark_known_good"]
+Writer = Literal["probe_run", "watch_round", "follow", "rollback", "pause", "mark_known_good", "readiness"]
 # What following a rollback's deployment records on its lock: the recovery verdict, or ECS reverting it.
 _FOLLOWS = frozenset(
     {
@@ -69,6 +71,8 @@ OWNED: dict[Writer, frozenset[str]] = {
     "rollback": frozenset({"last_rollback", "known_good", "told"}),
     "pause": frozenset({"paused"}),  # `canary-rollback pause` and `resume`
     "mark_known_good": frozenset({"known_good"}),
+    # the scheduled run's rollback readiness check (docs/readiness.md): its last answer, and nothing else
+    "readiness": frozenset({"readiness"}),
 }
 # The members that say which entity a map is: while they are equal, a write touches only changed members.
 _IDENTITY: dict[str, tuple[str, ...]] = {
@@ -77,6 +81,7 @@ _IDENTITY: dict[str, tuple[str, ...]] = {
     "last_rollback": ("id",),
     "paused": ("at",),
     "last_failure": ("arn",),
+    "readiness": ("known_good",),
     "told": (),  # one member per alarm: each alarm's entry is replaced whole, the others are left as they are
     "probe_failures": (),  # one member per failing probe, likewise
 }
@@ -110,6 +115,7 @@ def _attributes(state: ServiceState) -> dict[str, dict[str, Any] | None]:
         "last_failure": _failure_item(state.last_failure) if state.last_failure is not None else None,
         "told": {"M": {answer.alarm: {"M": _told_item(answer)} for answer in state.told}} if state.told else None,
         PROBE_FAILURES: probe_failures_item(state.probe_failures) if state.probe_failures else None,
+        "readiness": {"M": _readiness_item(state.readiness)} if state.readiness is not None else None,
     }
 
 
@@ -165,6 +171,17 @@ def _told_item(answer: ToldAnswer) -> dict[str, Any]:
     }
     m.update({name: {"S": value} for name, value in (("current", answer.current), ("target", answer.target)) if value})
     return m
+
+
+def _readiness_item(record: ReadinessRecord) -> dict[str, Any]:
+    findings = [{"subject": f.subject, "name": f.name, "status": f.status, "detail": f.detail} for f in record.findings]
+    return {
+        "known_good": {"S": record.known_good},
+        "checked_at": {"S": iso(record.checked_at)},
+        "verdict": {"S": record.verdict},
+        # One JSON string: only ever read back whole; a list of maps costs per-attribute overhead for nothing.
+        "findings": {"S": json.dumps(findings, sort_keys=True, separators=(",", ":"))},
+    }
 
 
 def _rollback_item(r: RollbackRecord) -> dict[str, Any]:
@@ -435,6 +452,7 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
         last_failure=last_failure,
         told=tuple(told),
         probe_failures=_probe_failures(top),
+        readiness=_readiness(ready) if (ready := top.child("readiness")) is not None else None,
     )
 
 
@@ -460,6 +478,23 @@ def _probe_failures(top: _Attributes) -> tuple[ProbeEvidence, ...]:
             )
         )
     return tuple(sorted(read, key=lambda e: e.probe))
+
+
+def _readiness(r: _Attributes) -> ReadinessRecord | None:
+    """A readiness record that cannot be read is dropped (the next check writes a new one), never an error: the
+    rollback and every other reader of the state item must not fail on what is only a report."""
+    try:
+        verdict = r.text("verdict")
+        if verdict not in ("ready", "not_ready", "unchecked"):
+            raise ValueError(f"verdict {verdict!r}")
+        findings = tuple(
+            ReadinessFinding(str(f["subject"]), str(f["name"]), str(f["status"]), str(f["detail"]))  # type: ignore[arg-type]
+            for f in json.loads(r.optional_text("findings") or "[]")
+        )
+        return ReadinessRecord(r.text("known_good"), r.time("checked_at"), verdict, findings)  # type: ignore[arg-type]
+    except (StateStoreError, ValueError, KeyError, TypeError) as exc:
+        logger.warning("unreadable readiness record ignored", extra={"error": str(exc)})
+        return None
 
 
 def snapshot_to_json(snapshot: TaskDefinitionSnapshot) -> str:

@@ -22,9 +22,11 @@ from canary_rollback.core.metrics import probe_run_metrics, service_metric
 from canary_rollback.core.models import GuardedService, ProbeResult, RecoveryEvent, ServiceObservation, ServiceState
 from canary_rollback.core.notifications import CardFacts, recovery_notification
 from canary_rollback.core.observability import logger
+from canary_rollback.core.readiness import ReadinessRecord
 from canary_rollback.core.reporting import report_within
 from canary_rollback.core.state_codec import Writer
 from canary_rollback.http.prober import run_probes
+from canary_rollback.probe.readiness_check import check_readiness_if_due
 from canary_rollback.probe.snapshots import agreed_digests
 from canary_rollback.probe.tracking import (
     SnapshotCapture,
@@ -43,6 +45,7 @@ class ProbeRunReport:
     tracking: TrackingOutcome | None
     service: ServiceObservation | None
     known_good_after: int
+    readiness: ReadinessRecord | None = None  # the check this run made (docs/readiness.md), if it was due
 
     @property
     def ok(self) -> bool:
@@ -69,6 +72,19 @@ class ProbeRunReport:
             "needed": self.known_good_after,
             "promoted": self.tracking.promoted is not None,
             "note": self.tracking.note,
+            "readiness": self._readiness_view(state.readiness),
+        }
+
+    def _readiness_view(self, stored: ReadinessRecord | None) -> dict[str, Any] | None:
+        record = self.readiness or stored
+        if record is None:
+            return None
+        return {
+            "verdict": record.verdict,
+            "checked_at": record.checked_at.isoformat(),
+            "checked_now": self.readiness is not None,
+            "missing": [f.detail for f in record.missing],
+            "unchecked": [f.detail for f in record.unchecked],
         }
 
 
@@ -229,7 +245,9 @@ def execute_probe_run(
             resources = (event.rollback.to_arn,)
             report_within(None, [("put the decision event", lambda: events.put(verdict, resources))], best_effort=True)
         logger.info("rollback outcome", extra={"outcome": event.outcome, "seconds": event.seconds})
-    return ProbeRunReport(results, tracking, service, settings.known_good_after)
+    # Rollback readiness (docs/readiness.md): scheduled runs only, when due, within this run's deadline.
+    readiness = check_readiness_if_due(runtime, guarded, tracking.state, deadline) if count_towards_known_good else None
+    return ProbeRunReport(results, tracking, service, settings.known_good_after, readiness)
 
 
 def recovery_facts(runtime: Runtime, state: ServiceState, now: datetime, scheduled: bool) -> CardFacts:

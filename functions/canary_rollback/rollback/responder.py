@@ -212,12 +212,14 @@ class RollbackResponder:
         reused = self._copy_to_reuse(alarm, decision, state)
         if reused is not None:
             reason = f"{decision.reason}; deploying {revision_label(reused.to_arn)}, the copy this rollback registered"
-            return state, current, replace(decision, target=reused.to_arn, reason=reason), None, reused
+            decided = replace(decision, target=reused.to_arn, reason=reason)
+            return state, current, _with_readiness(decided, state, reused.copied_from), None, reused
         held, known_good = state.last_rollback, state.known_good
         resumed_copy = decision.claim == "resume" and held is not None and held.copied_from is not None
         if resumed_copy and decision.via == "update_service" and known_good is not None:
             decision = replace(decision, target=known_good.arn)  # its copy cannot be reused: plan afresh
-        return state, current, decision, self._plan(decision, state, current), None
+        plan = self._plan(decision, state, current)
+        return state, current, _with_readiness(decision, state, plan.source_arn if plan else None), plan, None
 
     def _copy_to_reuse(self, alarm: AlarmSignal, decision: Decision, state: ServiceState) -> RollbackRecord | None:
         """One copy per rollback, and only while ECS will deploy it (docs/design.md, "What a rollback restores").
@@ -563,6 +565,13 @@ class RollbackResponder:
         # The error is raised after this whatever happens: the audit record is best effort, and bounded.
         audit: Step = ("write the error to the audit trail", lambda: self._store.audit(self._guarded, record))
         report_within(report_by, [audit], best_effort=True, service=self._guarded.key)
+
+
+def _with_readiness(decision: Decision, state: ServiceState, restoring: str | None) -> Decision:
+    """What the last readiness check of the known-good being restored found (docs/readiness.md): said, never a
+    reason not to act. `restoring`: the known-good's ARN (None: the decision restores nothing)."""
+    note = state.readiness.rollback_note(restoring) if restoring is not None and state.readiness else None
+    return decision if note is None else replace(decision, reason=f"{decision.reason}; {note}")
 
 
 def _explained(decision: Decision, plan: TargetPlan | None, deployed: str | None = None) -> Decision:

@@ -19,6 +19,7 @@ from canary_rollback.core.audit import (
     ManualKnownGoodRecord,
     PauseRecord,
     PromotionRecord,
+    ReadinessChangeRecord,
     RecoveryRecord,
     ResumeRecord,
     RevertedRecord,
@@ -58,6 +59,12 @@ RECORDS: dict[str, AuditRecord] = {
                                                by="arn:aws:sts::123456789012:user/ana (ana)"),
     "pause": PauseRecord(at=AT, by="arn:aws:sts::123456789012:user/ana (ana)", reason="ALB migration", service="c/s"),
     "resume": ResumeRecord(at=AT, by="arn:aws:sts::123456789012:user/bo (bo)", paused_by="ana", service="c/s"),
+    "readiness": ReadinessChangeRecord(
+        at=AT, known_good=f"{TD}31", verdict="not_ready", previous="ready",
+        headline="NOT READY: image hokusai/api@sha256:04336a no longer in ECR repository hokusai/api",
+        missing=("image hokusai/api@sha256:04336a no longer in ECR repository hokusai/api",), unchecked=(),
+        service="c/s",
+    ),
     "abandoned": AbandonedRecord(
         at=AT, rollback_id="r1", alarm="RollbackAlarm", locked_at=AT - timedelta(minutes=10),
         lease_ended=AT - timedelta(minutes=8), to=f"{TD}31", current=f"{TD}31", reason="a person deployed it",
@@ -82,6 +89,7 @@ STORED_KEYS = {
     "manual-known-good": {"arn", "reason", "service", "by"},
     "pause": {"by", "reason", "service"},
     "resume": {"by", "paused_by", "service"},
+    "readiness": {"known_good", "verdict", "previous", "headline", "missing", "unchecked", "service"},
     "abandoned": {"rollback_id", "alarm", "locked_at", "lease_ended", "to", "current", "reason", "cluster", "service"},
     "reverted": {"rollback_id", "alarm", "from_arn", "to", "attempt", "how", "current", "service"},
 }  # fmt: skip
@@ -128,6 +136,10 @@ def test_the_lines_of_each_kind() -> None:
     assert lines["recovery"] == f"{at}  recovery  recovered  hokusai-api-development:31  42.5 s"
     assert lines["error"] == f"{at}  error  UpdateService failed"
     assert lines["hook"] == f"{at}  hook  FAILED at POST_TEST_TRAFFIC_SHIFT  mlflow-proxy 404"
+    assert lines["readiness"] == (
+        f"{at}  readiness  hokusai-api-development:31  "
+        "NOT READY: image hokusai/api@sha256:04336a no longer in ECR repository hokusai/api"
+    )
 
 
 @pytest.mark.parametrize(
