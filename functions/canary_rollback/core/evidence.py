@@ -162,7 +162,7 @@ class CommandTarget:
         return f"--cluster {self.cluster} --service {self.service} --table {table}"
 
     def command(self, verb: str, *arguments: str) -> str:
-        return " ".join(("canary-rollback", verb, self.options(), *arguments))
+        return " ".join(("canary-rollback", verb, *arguments, self.options()))
 
 
 # ---- the structured decision --------------------------------------------------------------------------------------

@@ -163,7 +163,7 @@ def test_no_known_good_points_at_mark_known_good_then_rollback_never_at_update_s
     note = decision_notification(
         GUARDED, ALARM, Decision("no_known_good", "none seen", rev(34), None), CardFacts(command=STACK)
     )
-    assert "canary-rollback mark-known-good --stack canary-rollback FAMILY:REVISION" in note.body
+    assert "canary-rollback mark-known-good FAMILY:REVISION --stack canary-rollback" in note.body
     assert "canary-rollback rollback --stack canary-rollback" in note.body
     assert "update-service" not in note.body
 
