@@ -284,6 +284,10 @@ class RollbackResponder:
                     continue
                 if decision.settles.status == "failed" and found is not None:
                     self._audit_abandoned(found, current, now)
+            if decision.action == "superseded" and self._store.load(self._guarded).version != state.version:
+                # The state was read before the service: a deployment newer than the alarm may be another
+                # responder's rollback whose lock was written after our read. Decide again on fresh data.
+                continue
             if decision.action != "rolled_back":
                 return _explained(decision, plan), None, state
             if decision.claim == "replay":
