@@ -118,11 +118,11 @@ def test_an_alarm_cloudwatch_does_not_know_is_judged_by_its_event(broken: Any) -
 
 # ---- an invocation that dies -------------------------------------------------------------------------------
 def test_a_retry_after_the_dead_attempts_deadline_resumes_its_lock(broken: Any) -> None:
-    # Given an invocation that took the lock and died before UpdateService, with 1 s left on its clock
+    # Given an invocation that took the lock and died before UpdateService, with 3 s left on its clock (room for a loaded machine to reach the redelivery in time)
     event = alarm_event(broken)
     rollback_handler.application.set(app_that_dies(broken, "before-call"))
     with pytest.raises(Killed):
-        invoke(event, timeout_seconds=1)
+        invoke(event, timeout_seconds=3)
     lock = store(broken).load(GUARDED).last_rollback
     assert lock is not None
     assert lock.status == "pending"
@@ -133,7 +133,7 @@ def test_a_retry_after_the_dead_attempts_deadline_resumes_its_lock(broken: Any) 
         invoke(event)
 
     # and again after that attempt's deadline: it resumes the same lock at once
-    time.sleep(1.2)
+    time.sleep(3.2)
     response = invoke(event)
     assert response["action"] == "rolled_back"
     assert "resuming rollback" in response["reason"]
