@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from canary_rollback.watch.run import WatchRound
+from demo.scenarios.picture import Chart
 from demo.scenarios.timeline import TimelineEntry
 
 
@@ -75,6 +76,7 @@ class ScenarioResult:
     pinning: Pinning | None = None
     gate: Gate | None = None
     summary: Mapping[str, Any] = field(default_factory=dict)  # what `make demo` prints under "Summary"
+    chart: Chart | None = field(default=None, compare=False)  # the timeline as a picture (`make demo` draws it)
 
     def events(self) -> list[str]:
         return [entry.event for entry in self.timeline]

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from canary_rollback.watch.run import WatchRound
+from demo.scenarios.picture import Chart, MarkKind
 from demo.scenarios.result import Decision, Notification, ScenarioResult
 from demo.scenarios.timeline import Timeline, TimelineEntry
 from demo.world import CLUSTER, SERVICE, World
@@ -46,6 +47,7 @@ class Rehearsal:
     promoted: list[str] = field(default_factory=list)
     watch_rounds: list[WatchRound] = field(default_factory=list)
     failing_rounds: int = 0  # consecutive failing watch rounds, to keep the timeline short
+    chart: Chart = field(default_factory=lambda: Chart("canary-rollback demo"))  # the timeline, as a picture
 
     @classmethod
     def start(cls, world: World, on_entry: Callable[[TimelineEntry], None] | None = None) -> Rehearsal:
@@ -60,6 +62,9 @@ class Rehearsal:
         """Failing watch rounds on the timeline (the first three in a row, then one a minute), and the first
         passing round after them."""
         self.watch_rounds.append(watch_round)
+        failing = {failure.split(" ", 1)[0] for failure in watch_round.failures}
+        for probe in self.probe_names():
+            self.chart.probe(watch_round.at, probe, probe not in failing, round=True)
         if not watch_round.ok:
             self.failing_rounds += 1
             if self.failing_rounds <= 3 or self.failing_rounds % 6 == 0:
@@ -67,6 +72,19 @@ class Rehearsal:
         elif self.failing_rounds:
             self.record(f"Watch round {watch_round.index} passed", "every probe passed")
             self.failing_rounds = 0
+
+    def probe_names(self) -> list[str]:
+        return [probe["name"] for probe in self.probe_reports[-1][1]["probes"]] if self.probe_reports else []
+
+    def observe(self) -> None:
+        """The picture's continuous lines: both rollback alarms' states and the revision serving traffic."""
+        world, now = self.world, self.world.clock()
+        for logical_id in ("RollbackAlarm", "FastRollbackAlarm"):
+            self.chart.alarm(now, logical_id, world.alarms.state(logical_id))
+        self.chart.revision(now, world.label(world.simulator.serving_revision(CLUSTER, SERVICE)))
+
+    def mark(self, kind: MarkKind, label: str) -> None:
+        self.chart.mark(self.world.clock(), kind, label)
 
     def keep_time(self) -> None:
         """While a deployment watch sleeps between rounds, the rest of the world goes on (`tick`)."""
@@ -101,6 +119,7 @@ def deploy_routing_change(r: Rehearsal) -> datetime:
     """CI deploys :34, ECS rolls it out and announces it; returns when :34 went live (the fault's moment)."""
     world = r.world
     world.deploy(BROKEN)
+    r.mark("deployment", f"deploy :{BROKEN}")
     r.record(f"Deploy :{BROKEN} (routing change)", f"UpdateService -> {world.label(world.current_revision())}")
     probe_and_note(r)
     deliver_deployment_events(r)  # ECS announces the deployment: ProbeFunction watches it, in rounds
@@ -119,6 +138,7 @@ def failed_rollout(r: Rehearsal, revision: int, at: datetime) -> None:
     run_until(r, at)
     world.simulator.mark_unstartable(world.revisions[revision])
     world.deploy(revision)
+    r.mark("deployment", f"deploy :{revision}")
     r.record(f"Deploy :{revision}", "UpdateService; new tasks crash on start")
     probe_and_note(r)
     deliver_deployment_events(r)
@@ -166,6 +186,7 @@ def tick(r: Rehearsal) -> None:
     if on_the_minute:
         evaluate(r, "RollbackAlarm")
         probe_and_note(r)
+    r.observe()
     deliver_deployment_events(r)
 
 
@@ -197,6 +218,10 @@ def evaluate(r: Rehearsal, logical_id: str) -> None:
     )
     r.record(f"Rollback decision: {decision.action}", f"{decision.current} -> {decision.target}: {decision.reason}")
     r.decisions.append(decision)
+    r.observe()
+    r.mark("decision", f"decision: {decision.action}")
+    if decision.action == "rolled_back":
+        r.mark("rollback", f"rollback {decision.current} -> {decision.target}")
 
 
 def probe_and_note(r: Rehearsal) -> dict[str, Any]:
@@ -205,6 +230,9 @@ def probe_and_note(r: Rehearsal) -> dict[str, Any]:
     world = r.world
     report = world.probe_run()
     r.probe_reports.append((world.clock(), report))
+    for probe in report["probes"]:
+        r.chart.probe(world.clock(), probe["name"], bool(probe["ok"]))
+    r.observe()
     tracking = report.get("known_good") or {}
     failed = [f"{p['name']} {p['status'] or p['reason']}" for p in report["probes"] if not p["ok"]]
     previous = r.probe_reports[-2][1] if len(r.probe_reports) > 1 else None
@@ -304,10 +332,17 @@ def result(
     summary: dict[str, Any],
     **values: Any,
 ) -> ScenarioResult:
+    decided = values.get("decided_seconds")
+    r.chart.title = (
+        f"make demo SCENARIO={name}: "
+        + (f"{decided} s from the fault to the decision; " if decided is not None else "")
+        + ("loop closed" if ok else "loop NOT closed")
+    )
     return ScenarioResult(
         name=name,
         ok=ok,
         verdict=verdict,
+        chart=r.chart,
         service_now_on=r.world.label(r.world.current_revision()),
         timeline=tuple(r.timeline.entries),
         notifications=notifications,

@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -18,16 +19,25 @@ from canary_rollback import operate
 from canary_rollback.core.arns import revision_label
 from canary_rollback.core.audit import record_fields, render
 from canary_rollback.core.errors import CanaryRollbackError, ConfigError, EcsError, StateStoreError
-from canary_rollback.core.models import GuardedService, KnownGood, ServiceState
+from canary_rollback.core.models import (
+    Decision,
+    GuardedService,
+    KnownGood,
+    ServiceObservation,
+    ServiceState,
+    WatchLease,
+)
 from canary_rollback.runtime import Runtime
 
 EXIT_OK, EXIT_BAD_NEWS, EXIT_USAGE, EXIT_AWS = 0, 1, 2, 3
 
 
-def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
+def main(argv: list[str] | None = None, out: TextIO | None = None, answers: TextIO | None = None) -> int:
+    """`answers`: where a confirmation is read from (standard input unless a test gives one)."""
     out = out or sys.stdout
     parser = _parser()
     args = parser.parse_args(argv)
+    args.answers = answers or sys.stdin
     try:
         return int(args.command(args, out))
     except ConfigError as exc:
@@ -46,9 +56,14 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
 
     def guarded_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--cluster", default=os.getenv("CLUSTER_NAME"), help="ECS cluster (env CLUSTER_NAME)")
-        sub.add_argument("--service", default=os.getenv("SERVICE_NAME"), help="ECS service (env SERVICE_NAME)")
-        sub.add_argument("--table", default=os.getenv("STATE_TABLE"), help="the stack's StateTable (env STATE_TABLE)")
+        sub.add_argument(
+            "--stack",
+            default=os.getenv("AWS_SAM_STACK_NAME"),
+            help="the canary-rollback stack: service, table and topic from its outputs (env AWS_SAM_STACK_NAME)",
+        )
+        sub.add_argument("--cluster", help="ECS cluster (env CLUSTER_NAME); overrides the stack's")
+        sub.add_argument("--service", help="ECS service (env SERVICE_NAME); overrides the stack's")
+        sub.add_argument("--table", help="the stack's StateTable (env STATE_TABLE); overrides the stack's")
 
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     status = commands.add_parser("status", help="current and known-good task definitions, streak, last decisions")
@@ -71,11 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     mark.set_defaults(command=_mark_known_good)
 
-    rollback = commands.add_parser("rollback", help="what the alarm would decide now")
+    rollback = commands.add_parser(
+        "rollback",
+        help="roll back to the known-good now (shows the plan, asks to confirm; audited); --dry-run: what the "
+        "alarm would decide",
+    )
     guarded_options(rollback)
-    rollback.add_argument("--dry-run", action="store_true", required=True, help="required: decide, never act")
+    rollback.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rollback.add_argument("--reason", default="rolled back by hand", help="why: in the audit trail and the card")
+    rollback.add_argument("--dry-run", action="store_true", help="only say what the alarm would decide now; never act")
     rollback.add_argument("--cooldown", type=int, default=int(os.getenv("ROLLBACK_COOLDOWN_SECONDS", "900")))
-    rollback.set_defaults(command=_rollback_dry_run)
+    rollback.set_defaults(command=_rollback)
 
     pause = commands.add_parser("pause", help="stop automatic rollback (audited; probes and tracking go on)")
     guarded_options(pause)
@@ -92,17 +113,29 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _require_guarded(args: argparse.Namespace) -> GuardedService:
-    given = {"--cluster": args.cluster, "--service": args.service, "--table": args.table}
-    missing = [flag for flag, value in given.items() if not value]
-    if missing:
-        raise ConfigError(f"{', '.join(missing)} required (or CLUSTER_NAME / SERVICE_NAME / STATE_TABLE)")
-    return GuardedService(args.cluster, args.service)
-
-
 def _connect(args: argparse.Namespace) -> tuple[Runtime, GuardedService]:
-    guarded = _require_guarded(args)
-    return operate.operator_runtime(guarded, args.table, cooldown_seconds=getattr(args, "cooldown", None)), guarded
+    """The guarded service: `--cluster/--service/--table` as given, else the stack's (`--stack`, or
+    AWS_SAM_STACK_NAME), else CLUSTER_NAME / SERVICE_NAME / STATE_TABLE."""
+    stack = operate.read_stack_settings(args.stack) if args.stack else None
+    cluster = args.cluster or (stack.cluster if stack else os.getenv("CLUSTER_NAME"))
+    service = args.service or (stack.service if stack else os.getenv("SERVICE_NAME"))
+    table = args.table or (stack.table if stack else os.getenv("STATE_TABLE"))
+    given = {"--cluster": cluster, "--service": service, "--table": table}
+    missing = [flag for flag, value in given.items() if not value]
+    if missing or cluster is None or service is None or table is None:
+        raise ConfigError(
+            f"{', '.join(missing)} required: pass --stack NAME (or AWS_SAM_STACK_NAME), or the options "
+            "(or CLUSTER_NAME / SERVICE_NAME / STATE_TABLE)"
+        )
+    guarded = GuardedService(cluster, service)
+    runtime = operate.operator_runtime(
+        guarded,
+        table,
+        cooldown_seconds=getattr(args, "cooldown", None),
+        stack=stack,
+        topic=os.getenv("NOTIFY_TOPIC_ARN") or None,
+    )
+    return runtime, guarded
 
 
 def _emit(args: argparse.Namespace, out: TextIO, data: Any, lines: list[str]) -> None:
@@ -115,6 +148,7 @@ def _emit(args: argparse.Namespace, out: TextIO, data: Any, lines: list[str]) ->
 def _status(args: argparse.Namespace, out: TextIO) -> int:
     view = operate.status(*_connect(args))
     service, state = view.service, view.state
+    now = view.now or datetime.now(UTC)
     kg, cand, last = state.known_good, state.candidate, state.last_rollback
     data = {
         "service": view.guarded.key,
@@ -137,25 +171,64 @@ def _status(args: argparse.Namespace, out: TextIO) -> int:
                   if state.paused else None,
         "readiness": _readiness(state),
         "recent": list(view.recent),
+        "phase": view.phase,
+        "last_rollback_phase": last.phase(now) if last else None,
+        "decisions": list(view.decisions),
+        "watch": _watch_data(view.watch, now),
+        "failing": [failure.as_json() for failure in state.probe_failures],
     }  # fmt: skip
-    phase = view.phase
-    data["phase"] = phase
     lines = [
         f"service        {view.guarded.key}",
-        f"current        {revision_label(service.task_definition_arn)}  ({phase})",
+        f"current        {revision_label(service.task_definition_arn)}  ({_phase_line(service)})",
         f"known-good     {revision_label(kg.arn) + '  since ' + kg.since.isoformat() if kg else 'none yet'}",
         *(_image_lines(kg) if kg else []),
         f"candidate      {revision_label(cand.arn) + f'  streak {cand.streak}' if cand else 'none'}",
+        f"failing        {_failing_line(state)}",
+        *(f"  {failure.line()}" for failure in state.probe_failures),
         f"last rollback  {view.last_rollback}",
         f"automatic      {_pause_line(state)}",
         *_readiness_lines(state),
-        "recent decisions:",
+        f"watch          {_watch_line(view.watch, now)}",
+        "last rollback decisions:",
+        *(f"  {render(record)}" for record in view.decisions),
+        *(["  (none)"] if not view.decisions else []),
+        "recent activity:",
         *(f"  {render(record)}" for record in view.recent),
+        *(["  (none)"] if not view.recent else []),
     ]
-    if not view.recent:
-        lines.append("  (none)")
     _emit(args, out, data, lines)
     return EXIT_OK
+
+
+def _failing_line(state: ServiceState) -> str:
+    count = len(state.probe_failures)
+    return "none" if not count else f"{count} probe(s) in the latest run or round (the rollback's evidence)"
+
+
+def _phase_line(service: ServiceObservation) -> str:
+    """Scaling is not deploying: one rolled-out deployment with tasks missing is said as such."""
+    if service.phase == "scaling":
+        return f"scaling: {service.running_count} of {service.desired_count} tasks running, no deployment"
+    if service.phase == "deploying":
+        return f"deploying: {len(service.deployments)} deployment(s)"
+    return "steady"
+
+
+def _watch_line(watch: WatchLease | None, now: datetime) -> str:
+    if watch is None:
+        return "none"
+    if now < watch.watch_until and now < watch.holder_until:
+        beat = watch.heartbeat_at.isoformat()
+        return f"live until {watch.watch_until.isoformat()} (holder {watch.holder}, heartbeat {beat})"
+    return f"expired at {min(watch.watch_until, watch.holder_until).isoformat()} (last event {watch.last_event})"
+
+
+def _watch_data(watch: WatchLease | None, now: datetime) -> dict[str, Any] | None:
+    if watch is None:
+        return None
+    live = now < watch.watch_until and now < watch.holder_until
+    return {"holder": watch.holder, "watch_until": watch.watch_until.isoformat(), "live": live,
+            "holder_until": watch.holder_until.isoformat(), "last_event": watch.last_event}  # fmt: skip
 
 
 def _images(known_good: KnownGood) -> list[dict[str, str | None]] | None:
@@ -246,6 +319,48 @@ def _mark_known_good(args: argparse.Namespace, out: TextIO) -> int:
         [f"known-good of {guarded.key} is now {marked.record.arn}", *_image_lines(marked.known_good), *warnings],
     )
     return EXIT_OK
+
+
+def _rollback(args: argparse.Namespace, out: TextIO) -> int:
+    """A person's rollback: the plan, a confirmation, then the rollback's own lock and restore plan."""
+    if args.dry_run:
+        return _rollback_dry_run(args, out)
+    runtime, guarded = _connect(args)
+    planned = operate.plan_rollback(runtime, guarded, args.reason)
+    shown = planned.explained
+    plan_lines = [
+        f"rollback of {guarded.key}",
+        f"  from  {revision_label(shown.current)}  ({shown.current})",
+        f"  to    {revision_label(shown.target)}  ({shown.target or 'none'})",
+        *(f"        {image.line()}" for image in planned.images or ()),
+        f"  {shown.reason}",
+    ]
+    if not planned.acts:
+        print(f"canary-rollback: not rolled back ({shown.action}): {shown.reason}", file=sys.stderr)
+        _emit(args, out, _decision_data(shown, planned), plan_lines)
+        return EXIT_BAD_NEWS
+    if not args.json:
+        print("\n".join(plan_lines), file=out)
+    if not args.yes and not _confirmed(args, out, f"Roll {guarded.key} back to {revision_label(shown.target)}?"):
+        print("canary-rollback: not rolled back: not confirmed (pass --yes to skip the question)", file=sys.stderr)
+        return EXIT_USAGE
+    outcome = operate.rollback(runtime, guarded, args.reason, planned)
+    done = outcome.decision
+    lines = [f"{done.action}: {revision_label(done.current)} -> {revision_label(done.target)}", f"  {done.reason}"]
+    _emit(args, out, _decision_data(done, planned), lines)
+    return EXIT_OK if done.action == "rolled_back" else EXIT_BAD_NEWS
+
+
+def _decision_data(decision: Decision, planned: operate.OperatorPlan) -> dict[str, Any]:
+    images = [image.as_json() for image in planned.images] if planned.images is not None else None
+    return {"action": decision.action, "reason": decision.reason, "current": decision.current,
+            "target": decision.target, "images": images}  # fmt: skip
+
+
+def _confirmed(args: argparse.Namespace, out: TextIO, question: str) -> bool:
+    print(f"{question} [y/N] ", end="", file=out, flush=True)
+    answer = args.answers.readline()
+    return answer.strip().lower() in ("y", "yes")
 
 
 def _rollback_dry_run(args: argparse.Namespace, out: TextIO) -> int:

@@ -12,10 +12,13 @@ import getpass
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from canary_rollback.aws.clients import AwsClients
 from canary_rollback.aws.identity import caller_arn
+from canary_rollback.aws.stacks import StackSettings, read_stack
 from canary_rollback.aws.state_store import StateStore, update_with_retry
 from canary_rollback.core.arns import revision_family, revision_label
 from canary_rollback.core.audit import AuditRecord, ManualKnownGoodRecord, PauseRecord, ResumeRecord
@@ -29,13 +32,15 @@ from canary_rollback.core.models import (
     ProbeResult,
     ServiceObservation,
     ServiceState,
+    WatchLease,
 )
 from canary_rollback.core.probe_spec import parse_probes_json
 from canary_rollback.core.readiness import ReadinessRecord
 from canary_rollback.core.state_codec import Writer
 from canary_rollback.http.prober import build_session, run_probes
 from canary_rollback.probe.snapshots import SnapshotRefused, operator_snapshot
-from canary_rollback.rollback.responder import RollbackResponder
+from canary_rollback.rollback.responder import OperatorPlan as OperatorPlan  # what plan_rollback returns
+from canary_rollback.rollback.responder import RollbackOutcome, RollbackResponder
 from canary_rollback.runtime import Runtime, build_runtime
 
 R = TypeVar("R", bound=AuditRecord)
@@ -57,6 +62,10 @@ class Status:
     service: ServiceObservation
     state: ServiceState
     recent: tuple[dict[str, Any], ...]  # the newest audit records, as stored
+    # The last rollback decisions, read past any number of hook answers and watch records.
+    decisions: tuple[dict[str, Any], ...] = ()
+    watch: WatchLease | None = None
+    now: datetime | None = None
 
     @property
     def phase(self) -> str:
@@ -79,8 +88,19 @@ class Status:
             if self.state.not_restorable:
                 line += "; NOT RESTORABLE: mark another known-good or roll back by hand"
             return line + ")"
+        by = f" by {last.alarm}" if last.alarm else ""
+        phase = last.phase(self.now) if self.now is not None else last.status
+        if phase == "expired":
+            ended = last.lease_end.isoformat()
+            return f"{moved}{by} (pending, lease EXPIRED at {ended}: abandoned, the next alarm takes it over)"
+        if phase == "pending":
+            return f"{moved}{by} (pending, lease until {last.lease_end.isoformat()})"
         outcome = f", {last.outcome}" if last.outcome else ""
-        return f"{moved} ({last.status}{outcome})"
+        return f"{moved}{by} ({last.status}{outcome})"
+
+
+# What `status` lists as the last rollback decisions, however many hook answers came after them.
+DECISION_KINDS = frozenset({"decision", "takeover", "error", "reverted", "abandoned"})
 
 
 @dataclass(frozen=True)
@@ -103,20 +123,60 @@ class NotMarked:
     reason: str
 
 
-def operator_runtime(guarded: GuardedService, table: str, *, cooldown_seconds: int | None = None) -> Runtime:
-    """The runtime of one CLI command: the guarded service and its table, and DRY_RUN so that nothing built
-    from it can act on ECS (the preview uses the rollback's own code)."""
+def operator_runtime(
+    guarded: GuardedService,
+    table: str,
+    *,
+    cooldown_seconds: int | None = None,
+    stack: StackSettings | None = None,
+    topic: str | None = None,
+) -> Runtime:
+    """The runtime of one CLI command: the guarded service and its table, and DRY_RUN so that an alarm's decision
+    previewed from here never acts (a person's own rollback acts whatever DRY_RUN says: `rollback`). With the
+    stack (`--stack`), its topic, its PinImageDigests and the default event bus, as the stack's functions have."""
     env = {"CLUSTER_NAME": guarded.cluster, "SERVICE_NAME": guarded.service, "STATE_TABLE": table, "DRY_RUN": "true"}
     if cooldown_seconds is not None:
         env["ROLLBACK_COOLDOWN_SECONDS"] = str(cooldown_seconds)
+    if stack is not None:
+        env |= {"STACK_NAME": stack.stack, "DECISION_EVENT_BUS": "default"}
+        if stack.pin_image_digests is not None:
+            env["PIN_IMAGE_DIGESTS"] = stack.pin_image_digests
+    chosen_topic = topic or (stack.topic if stack is not None else None)
+    if chosen_topic:
+        env["NOTIFY_TOPIC_ARN"] = chosen_topic
     return build_runtime(env, need_probes=False)
+
+
+def read_stack_settings(name: str) -> StackSettings:
+    """`--stack NAME`: the guarded service, table and topic from the stack's outputs and parameters."""
+    return read_stack(AwsClients().cloudformation, name)
+
+
+def plan_rollback(runtime: Runtime, guarded: GuardedService, reason: str) -> OperatorPlan:
+    """What `canary-rollback rollback` would do now (from, to, each image's pinned digest); acts on nothing."""
+    return RollbackResponder(runtime, guarded).plan_operator_rollback(operator_identity(runtime), reason)
+
+
+def rollback(runtime: Runtime, guarded: GuardedService, reason: str, shown: OperatorPlan) -> RollbackOutcome:
+    """A person's rollback, carried out under the rollback lock with the restore plan `shown` to them, audited with
+    their identity (rollback/manual.py). StateConflict when the plan changed since it was shown."""
+    return RollbackResponder(runtime, guarded).operator_rollback(operator_identity(runtime), reason, shown)
 
 
 def status(runtime: Runtime, guarded: GuardedService, recent: int = 5) -> Status:
     store = _store(runtime)
     state = store.load(guarded)
     service = runtime.ecs.describe(guarded)
-    return Status(guarded, service, state, tuple(store.history(guarded, recent)))
+    decisions = tuple(store.history(guarded, recent, kinds=DECISION_KINDS))
+    return Status(
+        guarded,
+        service,
+        state,
+        tuple(store.history(guarded, recent)),
+        decisions,
+        store.load_watch(guarded),
+        runtime.clock(),
+    )
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from canary_rollback.aws.clients import AwsClients
 from canary_rollback.aws.cloudwatch import CloudWatchSink
 from canary_rollback.aws.ecr import EcrGateway
 from canary_rollback.aws.ecs import EcsGateway
+from canary_rollback.aws.events import DecisionEvents
 from canary_rollback.aws.iam import IamGateway
 from canary_rollback.aws.notifier import SnsNotifier
 from canary_rollback.aws.parameters import ParameterSource
@@ -103,6 +104,11 @@ class Runtime:
     def notifier(self) -> SnsNotifier:
         topic = self.settings.notify_topic_arn
         return SnsNotifier(self.clients.sns if topic else None, topic)
+
+    @property
+    def decision_events(self) -> DecisionEvents:
+        bus = self.settings.decision_event_bus
+        return DecisionEvents(self.clients.events if bus else None, bus)
 
 
 def build_runtime(

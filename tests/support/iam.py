@@ -87,6 +87,9 @@ def resource_arns(service: str, operation: str, params: dict[str, Any]) -> list[
         return [f"arn:aws:secretsmanager:{region_account}:secret:{params['SecretId']}-AbCdEf"]  # the random suffix
     if service == "ssm":
         return [f"arn:aws:ssm:{region_account}:parameter/{params['Name'].lstrip('/')}"]
+    if service == "events" and operation == "PutEvents":
+        buses = [entry.get("EventBusName") or "default" for entry in params["Entries"]]
+        return [bus if bus.startswith("arn:") else f"arn:aws:events:{region_account}:event-bus/{bus}" for bus in buses]
     return ["*"]
 
 

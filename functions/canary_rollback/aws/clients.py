@@ -15,10 +15,12 @@ import boto3
 from botocore.config import Config
 
 if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_ecr import ECRClient
     from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sns import SNSClient
@@ -125,6 +127,14 @@ class AwsClients:
     @property
     def secretsmanager(self) -> SecretsManagerClient:
         return self._client("secretsmanager")  # type: ignore[no-any-return]
+
+    @property
+    def events(self) -> EventBridgeClient:
+        return self._client("events")  # type: ignore[no-any-return]
+
+    @property
+    def cloudformation(self) -> CloudFormationClient:
+        return self._client("cloudformation")  # type: ignore[no-any-return]
 
 
 def error_code(exc: BaseException) -> str:

@@ -1,7 +1,13 @@
-"""SNS notifications; without NOTIFY_TOPIC_ARN they are only logged."""
+"""SNS notifications; without NOTIFY_TOPIC_ARN they are only logged.
+
+One publish per notification with `MessageStructure: json`, so each subscriber gets its protocol's rendering
+(core/notifications.py): email the evidence card's text, SQS and Lambda the structured decision, HTTPS the AWS
+Chatbot custom format (docs/operate.md, "Evidence cards").
+"""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -24,7 +30,10 @@ class SnsNotifier:
             return None
         try:
             response = self._client.publish(
-                TopicArn=self._topic_arn, Subject=notification.subject, Message=notification.body
+                TopicArn=self._topic_arn,
+                Subject=notification.subject,
+                Message=json.dumps(notification.messages()),
+                MessageStructure="json",
             )
         except (ClientError, BotoCoreError) as exc:
             raise ReportingError(f"SNS Publish to {self._topic_arn} failed: {error_code(exc)}: {exc}") from exc

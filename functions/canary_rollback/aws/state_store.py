@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 AUDIT_RETENTION = timedelta(days=90)
+MAX_SCANNED = 2000  # audit records a filtered history reads at most (hook answers come every 10 s of a deployment)
 WATCH_SK = "watch"
 WATCH_RETENTION = timedelta(days=1)  # an old lease is only clutter; DynamoDB's TTL removes it
 T = TypeVar("T")
@@ -82,18 +83,36 @@ class StateStore:
         self._call("PutItem", lambda: self._client.put_item(TableName=self._table, Item=item))
         return audit_id
 
-    def history(self, guarded: GuardedService, limit: int = 20) -> list[dict[str, Any]]:
-        response = self._call(
-            "Query",
-            lambda: self._client.query(
-                TableName=self._table,
-                KeyConditionExpression="pk = :pk AND begins_with(sk, :audit)",
-                ExpressionAttributeValues={":pk": {"S": _pk(guarded)}, ":audit": {"S": "audit#"}},
-                ScanIndexForward=False,
-                Limit=limit,
-            ),
-        )
-        return [json.loads(item["record"]["S"]) for item in response.get("Items", [])]
+    def history(
+        self, guarded: GuardedService, limit: int = 20, kinds: frozenset[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The newest audit records, newest first; `kinds`: only those kinds (`decision`, `takeover`...), so the
+        last decisions are never crowded out by a deployment's hook answers. Reads at most MAX_SCANNED records."""
+        records: list[dict[str, Any]] = []
+        start: dict[str, Any] | None = None
+        scanned = 0
+        while len(records) < limit and scanned < MAX_SCANNED:
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "KeyConditionExpression": "pk = :pk AND begins_with(sk, :audit)",
+                "ExpressionAttributeValues": {":pk": {"S": _pk(guarded)}, ":audit": {"S": "audit#"}},
+                "ScanIndexForward": False,
+                "Limit": limit if kinds is None else min(MAX_SCANNED - scanned, max(limit * 4, 50)),
+            }
+            if kinds:
+                names = {f":kind{i}": {"S": kind} for i, kind in enumerate(sorted(kinds))}
+                kwargs["FilterExpression"] = f"#kind IN ({', '.join(names)})"
+                kwargs["ExpressionAttributeNames"] = {"#kind": "kind"}
+                kwargs["ExpressionAttributeValues"].update(names)
+            if start is not None:
+                kwargs["ExclusiveStartKey"] = start
+            response = self._call("Query", lambda kwargs=kwargs: self._client.query(**kwargs))
+            scanned += int(response.get("ScannedCount", 0))
+            records += [json.loads(item["record"]["S"]) for item in response.get("Items", [])]
+            start = response.get("LastEvaluatedKey")
+            if kinds is None or start is None:
+                break
+        return records[:limit]
 
     # ---- the deployment watch lease (README, "Deployment watch") ----------------------------------------
 

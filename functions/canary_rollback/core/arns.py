@@ -5,7 +5,10 @@ never depends on which module wrote it.
 
 from __future__ import annotations
 
-from canary_rollback.core.models import GuardedService
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # read only; models imports evidence, which uses these labels
+    from canary_rollback.core.models import GuardedService
 
 
 def revision_label(arn: str | None) -> str:

@@ -46,6 +46,7 @@ class DecisionRecord(AuditRecord):
     notified: bool = True
     alarm_changed_at: str | None = None
     told_at: datetime | None = None
+    operator: str | None = None  # a person's rollback (`canary-rollback rollback`): their AWS identity and user
 
 
 @dataclass(frozen=True)
@@ -235,7 +236,8 @@ def render(record: AuditRecord | Mapping[str, Any]) -> str:
     at = stored.get("at", "?")
     if kind == "decision":
         target = revision_label(stored.get("target"))
-        return f"{at}  {stored.get('action')}  -> {target}  {stored.get('reason', '')}"
+        by = f"  by {stored['operator']}" if stored.get("operator") else ""
+        return f"{at}  {stored.get('action')}  -> {target}{by}  {stored.get('reason', '')}"
     if kind in ("promotion", "manual-known-good"):
         return f"{at}  {kind}  {revision_label(stored.get('arn'))}  {stored.get('reason', '')}"
     if kind in ("pause", "resume"):

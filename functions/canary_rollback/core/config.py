@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from canary_rollback.core.errors import ConfigError
+from canary_rollback.core.evidence import CommandTarget
 from canary_rollback.core.models import GuardedService
 from canary_rollback.core.probe_spec import ProbeSpec, parse_probes_json
 
@@ -48,6 +49,10 @@ class Settings:
     # last ECS deployment event. Defaults here so code that builds Settings by hand needs no change.
     watch_seconds: int = 300
     watch_interval_seconds: int = 10
+    # The stack's name: notifications print `canary-rollback ... --stack NAME` (docs/operate.md).
+    stack_name: str | None = None
+    # The event bus every decision is put on (the template sets `default`); unset: no decision events.
+    decision_event_bus: str | None = None
     # The reconcile tick (docs/design.md): the stack's rollback alarms, read in one DescribeAlarms call a minute.
     rollback_alarms: tuple[str, ...] = ()
     # Rollback readiness (docs/readiness.md): scheduled runs check the known-good at most this often.
@@ -102,6 +107,8 @@ def load_settings(env: Mapping[str, str], *, need_probes: bool = True) -> Settin
         pin_image_digests=_bool(env, "PIN_IMAGE_DIGESTS", True),
         watch_seconds=watch_seconds,
         watch_interval_seconds=watch_interval,
+        stack_name=env.get("STACK_NAME", "").strip() or None,
+        decision_event_bus=env.get("DECISION_EVENT_BUS", "").strip() or None,
         rollback_alarms=tuple(name.strip() for name in env.get("ROLLBACK_ALARMS", "").split(",") if name.strip()),
         readiness_interval_seconds=_readiness_interval(env) if need_probes else 300,
     )
@@ -119,6 +126,14 @@ def _watch_settings(env: Mapping[str, str]) -> tuple[int, int]:
     if interval > watch_seconds:
         raise ConfigError(f"WATCH_INTERVAL_SECONDS: must not exceed WATCH_SECONDS ({watch_seconds}), got {interval}")
     return watch_seconds, interval
+
+
+def command_target(settings: Settings) -> CommandTarget | None:
+    """How a notification names this stack on the `canary-rollback` command line."""
+    if settings.guarded is None:
+        return None
+    guarded = settings.guarded
+    return CommandTarget(guarded.cluster, guarded.service, settings.state_table, settings.stack_name)
 
 
 # Below a minute the check would run with every scheduled run anyway; above a day it no longer warns in time.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from canary_rollback.core.evidence import ProbeEvidence
 from canary_rollback.core.readiness import ReadinessRecord
 from canary_rollback.core.rollback_record import Claim, RollbackRecord, Via
 
@@ -111,6 +112,14 @@ class ServiceObservation:
         return self.deployment_strategy != "ROLLING"
 
     @property
+    def phase(self) -> str:
+        """`steady`; `deploying` (a deployment under way: `deploying`); `scaling` (tasks missing or extra on one
+        rolled-out deployment: not a deployment)."""
+        if self.steady:
+            return "steady"
+        return "deploying" if self.deploying else "scaling"
+
+    @property
     def steady(self) -> bool:
         """One PRIMARY deployment on the service's task definition, rolled out, everything running.
 
@@ -205,6 +214,9 @@ class ServiceState:
     version: int = 0
     last_failure: FailureSeen | None = None
     told: tuple[ToldAnswer, ...] = ()  # one per alarm: the last answer notified for it
+    # The probes failing in the latest runs or rounds, with what they expected and got (core/evidence.py): the
+    # rollback's evidence. Written only by the probe pipeline, as its own attribute of the state item.
+    probe_failures: tuple[ProbeEvidence, ...] = ()
     # The last rollback readiness check (docs/readiness.md): written by the probe run alone.
     readiness: ReadinessRecord | None = None
 
@@ -296,6 +308,8 @@ class Decision:
     # How a `rolled_back` decision acts: UpdateService to the target, or StopServiceDeployment (ROLLBACK) of a
     # gated deployment ECS would not roll back by itself (the target is then the revision ECS goes back to).
     via: Via = "update_service"
+    # The decision-table row that decided, by name (docs/design.md): the evidence card says it in words.
+    row: str | None = None
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from canary_rollback.core.errors import StateStoreError
+from canary_rollback.core.evidence import ProbeEvidence
 from canary_rollback.core.models import (
     Candidate,
     FailureSeen,
@@ -51,10 +52,19 @@ OWNED: dict[Writer, frozenset[str]] = {
     # the streak, a promotion (with its snapshot), the run's bookkeeping, failure evidence, and following the
     # last rollback's deployment (recovered, not recovered, reverted by ECS)
     "probe_run": frozenset(
-        {"candidate", "known_good", "last_run_at", "last_run_ok", "last_run_id", "last_failure", *_FOLLOWS}
+        {
+            "candidate",
+            "known_good",
+            "last_run_at",
+            "last_run_ok",
+            "last_run_id",
+            "last_failure",
+            "probe_failures",  # the failing probes' evidence (core/evidence.py), the rollback's to read
+            *_FOLLOWS,
+        }
     ),
     # a failed round resets the streak and is failure evidence; a round follows the rollback's deployment too
-    "watch_round": frozenset({"candidate", "last_failure", *_FOLLOWS}),
+    "watch_round": frozenset({"candidate", "last_failure", "probe_failures", *_FOLLOWS}),
     # an ECS deployment event of a gated service (no watch): ECS reverting the rollback's deployment
     "follow": _FOLLOWS,
     # the lock, the pinned copy that becomes the known-good when the rollback is done, the answers told
@@ -73,6 +83,7 @@ _IDENTITY: dict[str, tuple[str, ...]] = {
     "last_failure": ("arn",),
     "readiness": ("known_good",),
     "told": (),  # one member per alarm: each alarm's entry is replaced whole, the others are left as they are
+    "probe_failures": (),  # one member per failing probe, likewise
 }
 
 Path = tuple[str, ...]
@@ -103,7 +114,31 @@ def _attributes(state: ServiceState) -> dict[str, dict[str, Any] | None]:
         "paused": _pause_item(state.paused) if state.paused is not None else None,
         "last_failure": _failure_item(state.last_failure) if state.last_failure is not None else None,
         "told": {"M": {answer.alarm: {"M": _told_item(answer)} for answer in state.told}} if state.told else None,
+        PROBE_FAILURES: probe_failures_item(state.probe_failures) if state.probe_failures else None,
         "readiness": {"M": _readiness_item(state.readiness)} if state.readiness is not None else None,
+    }
+
+
+PROBE_FAILURES = "probe_failures"
+
+
+def probe_failures_item(failures: tuple[ProbeEvidence, ...]) -> dict[str, Any]:
+    """`probe_failures`: one map per failing probe, keyed by its name (the probe pipeline's own attribute)."""
+    return {
+        "M": {
+            f.probe: {
+                "M": {
+                    "url": {"S": f.url},
+                    "expected": {"S": f.expected},
+                    "got": {"S": f.got},
+                    "reason": {"S": f.reason},
+                    "at": {"S": iso(f.at)},
+                    "first_failed_at": {"S": iso(f.first_failed_at)},
+                    "count": {"N": str(f.count)},
+                }
+            }
+            for f in failures
+        }
     }
 
 
@@ -416,8 +451,33 @@ def state_from_item(item: dict[str, Any]) -> ServiceState:
         version=top.number(VERSION, 0),
         last_failure=last_failure,
         told=tuple(told),
+        probe_failures=_probe_failures(top),
         readiness=_readiness(ready) if (ready := top.child("readiness")) is not None else None,
     )
+
+
+def _probe_failures(top: _Attributes) -> tuple[ProbeEvidence, ...]:
+    failures = top.child(PROBE_FAILURES)
+    if failures is None:
+        return ()
+    read = []
+    for name in failures.names():
+        f = failures.child(name)
+        if f is None:
+            continue
+        read.append(
+            ProbeEvidence(
+                probe=name,
+                url=f.optional_text("url") or "",
+                expected=f.optional_text("expected") or "",
+                got=f.optional_text("got") or "",
+                reason=f.optional_text("reason") or "error",
+                at=f.time("at"),
+                first_failed_at=f.optional_time("first_failed_at") or f.time("at"),
+                count=f.number("count", 1),
+            )
+        )
+    return tuple(sorted(read, key=lambda e: e.probe))
 
 
 def _readiness(r: _Attributes) -> ReadinessRecord | None:

@@ -16,12 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from canary_rollback.core.audit import HookRecord, record_fields
-from canary_rollback.core.config import require_hook_settings
+from canary_rollback.core.config import command_target, require_hook_settings
 from canary_rollback.core.errors import CanaryRollbackError
+from canary_rollback.core.evidence import advance_failures
 from canary_rollback.core.metrics import hook_metrics
 from canary_rollback.core.models import GuardedService, PauseFlag, ProbeResult
-from canary_rollback.core.notifications import hook_failure_notification, hook_paused_notification
+from canary_rollback.core.notifications import CardFacts, hook_failure_notification, hook_paused_notification
 from canary_rollback.core.observability import logger
+from canary_rollback.core.probe_spec import ProbeSpec
 from canary_rollback.core.reporting import Step, report_within, result_within
 from canary_rollback.gate.stages import (
     HookAnswer,
@@ -42,6 +44,7 @@ class HookOutcome:
     answer: HookAnswer
     event: HookEvent | None
     results: tuple[ProbeResult, ...] = ()
+    probes: tuple[ProbeSpec, ...] = ()  # as probed (at the stage's URL): the failure evidence names them
     would_have: HookAnswer | None = None  # while paused: the answer the gate would have given
 
 
@@ -83,7 +86,9 @@ def execute_hook(
         results = tuple(run_probes(plan.probes, session, runtime.resolve_secret, deadline))
         answer = decide_hook(event, results, plan.probes, hook_settings)
     now = runtime.clock()
-    outcome = _unless_paused(runtime, guarded, HookOutcome(answer, event, results), report_by)
+    outcome = _unless_paused(
+        runtime, guarded, HookOutcome(answer, event, results, plan.probes if results else ()), report_by
+    )
     steps: list[Step] = []
     if results:
         for result, spec in zip(results, plan.probes, strict=True):
@@ -152,15 +157,26 @@ def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now
     else:
         logger.info("hook answer", extra=logged)
     if answer.status == "FAILED":
+        facts = CardFacts(
+            evidence=advance_failures((), outcome.probes, outcome.results, now),
+            command=command_target(runtime.settings),
+            decided_at=now,
+            origin="gate",
+        )
         notification = hook_failure_notification(
             guarded,
             event.stage if event else "unknown stage",
             event.target_revision_arn if event else "unknown revision",
             event.resource_arn if event else "",
             answer.details,
+            facts,
         )
         notifier = runtime.notifier  # its client built here, not in the reporting thread
         steps.append(("notify the failed gate", lambda: notifier.publish(notification)))
+        decision, events = notification.decision, runtime.decision_events
+        if decision is not None:
+            resources = (event.service_arn,) if event else ()
+            steps.append(("put the decision event", lambda: events.put(decision, resources)))
     elif would_have is not None and would_have.status != "SUCCEEDED":
         paused = hook_paused_notification(
             guarded,
@@ -169,9 +185,19 @@ def _record(runtime: Runtime, guarded: GuardedService, outcome: HookOutcome, now
             would_have.status,
             would_have.details,
             str(answer.details.get("paused", "")),
+            CardFacts(
+                evidence=advance_failures((), outcome.probes, outcome.results, now),
+                command=command_target(runtime.settings),
+                decided_at=now,
+                origin="gate",
+            ),
         )
         notifier = runtime.notifier
         steps.append(("notify the paused gate", lambda: notifier.publish(paused)))
+        told, paused_events = paused.decision, runtime.decision_events
+        if told is not None:
+            paused_resources = (event.service_arn,) if event else ()
+            steps.append(("put the decision event", lambda: paused_events.put(told, paused_resources)))
     return steps
 
 

@@ -15,10 +15,11 @@ from dataclasses import replace
 
 from canary_rollback.aws.state_store import update_with_retry
 from canary_rollback.core.audit import ReadinessChangeRecord
+from canary_rollback.core.config import command_target
 from canary_rollback.core.errors import EcsError, ReadinessLookupError
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import GuardedService, KnownGood, ServiceState
-from canary_rollback.core.notifications import readiness_notification
+from canary_rollback.core.notifications import CardFacts, readiness_notification
 from canary_rollback.core.observability import logger
 from canary_rollback.core.readiness import ReadinessFinding, ReadinessRecord
 from canary_rollback.core.reporting import report_within
@@ -168,7 +169,8 @@ def _report(
 
     def notify() -> None:
         if should_notify(previous, record):
-            runtime.notifier.publish(readiness_notification(guarded, record, previous))
+            facts = CardFacts(command=command_target(runtime.settings), decided_at=record.checked_at)
+            runtime.notifier.publish(readiness_notification(guarded, record, previous, facts))
 
     steps = [
         ("record rollback readiness", save),

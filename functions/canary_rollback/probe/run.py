@@ -14,13 +14,16 @@ from typing import Any
 from canary_rollback.aws.ecs import EcsGateway
 from canary_rollback.aws.state_store import update_with_retry
 from canary_rollback.core.audit import PromotionRecord, RecoveryRecord, RevertedRecord, record_fields
+from canary_rollback.core.config import command_target
 from canary_rollback.core.ecs_outcome import reverted_by_ecs
 from canary_rollback.core.errors import EcsError
+from canary_rollback.core.evidence import advance_failures, deployed_images
 from canary_rollback.core.metrics import probe_run_metrics, service_metric
 from canary_rollback.core.models import GuardedService, ProbeResult, RecoveryEvent, ServiceObservation, ServiceState
-from canary_rollback.core.notifications import recovery_notification
+from canary_rollback.core.notifications import CardFacts, recovery_notification
 from canary_rollback.core.observability import logger
 from canary_rollback.core.readiness import ReadinessRecord
+from canary_rollback.core.reporting import report_within
 from canary_rollback.core.state_codec import Writer
 from canary_rollback.http.prober import run_probes
 from canary_rollback.probe.readiness_check import check_readiness_if_due
@@ -154,7 +157,15 @@ def execute_probe_run(
     target_failed = any(result.target_failure for result in results)
     resets = state is not None and streak_to_reset(state, run_ok)
     if not records and not target_failed and not resets:
-        return ProbeRunReport(results, None, None, settings.known_good_after)  # nothing a round may record
+        if state is not None and (state.probe_failures or not run_ok):
+            # Nothing else to record, but the failure evidence is the rollback's: keep it current (one write,
+            # only while something fails or just stopped failing).
+            def keep_evidence(current: ServiceState) -> tuple[ServiceState, None]:
+                failures = advance_failures(current.probe_failures, specs, results, now)
+                return replace(current, probe_failures=failures), None
+
+            update_with_retry(store, guarded, keep_evidence, "watch_round", loaded=state)
+        return ProbeRunReport(results, None, None, settings.known_good_after)  # nothing else a round may record
     service = runtime.ecs.describe(guarded)
     if state is None:
         state = store.load(guarded)  # read once: the snapshot's prediction and the tracking write share it
@@ -182,7 +193,8 @@ def execute_probe_run(
             )
         else:
             outcome = track_watch_round(state, service, run_ok, now, before=before, target_failed=target_failed)
-        return outcome.state, outcome
+        failures = advance_failures(state.probe_failures, specs, results, now)
+        return replace(outcome.state, probe_failures=failures), outcome
 
     writer: Writer = "probe_run" if count_towards_known_good else "watch_round"
     saved, outcome = update_with_retry(store, guarded, advance, writer, loaded=state)
@@ -224,11 +236,35 @@ def execute_probe_run(
                 service=guarded.key,
             ),
         )
-        runtime.notifier.publish(recovery_notification(guarded, event))
+        notification = recovery_notification(
+            guarded, event, recovery_facts(runtime, tracking.state, now, count_towards_known_good)
+        )
+        runtime.notifier.publish(notification)
+        verdict, events = notification.decision, runtime.decision_events
+        if verdict is not None:
+            resources = (event.rollback.to_arn,)
+            report_within(None, [("put the decision event", lambda: events.put(verdict, resources))], best_effort=True)
         logger.info("rollback outcome", extra={"outcome": event.outcome, "seconds": event.seconds})
     # Rollback readiness (docs/readiness.md): scheduled runs only, when due, within this run's deadline.
     readiness = check_readiness_if_due(runtime, guarded, tracking.state, deadline) if count_towards_known_good else None
     return ProbeRunReport(results, tracking, service, settings.known_good_after, readiness)
+
+
+def recovery_facts(runtime: Runtime, state: ServiceState, now: datetime, scheduled: bool) -> CardFacts:
+    """The recovery verdict's evidence card: the failures still on record (none once recovered) and the images the
+    service runs now, from the known-good's snapshot when it is the revision judged."""
+    known_good, rollback = state.known_good, state.last_rollback
+    images = None
+    judged_known_good = known_good is not None and rollback is not None and known_good.arn == rollback.to_arn
+    if judged_known_good and known_good is not None and known_good.snapshot is not None:
+        images = deployed_images(known_good.snapshot.definition)
+    return CardFacts(
+        evidence=state.probe_failures,
+        images=images,
+        command=command_target(runtime.settings),
+        decided_at=now,
+        origin="probe" if scheduled else "watch",
+    )
 
 
 def follow_rollback(runtime: Runtime, guarded: GuardedService, service: ServiceObservation) -> bool:
@@ -274,7 +310,13 @@ def _report_reverted(runtime: Runtime, guarded: GuardedService, event: RecoveryE
     store = runtime.store
     assert store is not None  # tracking runs only with a state table
     store.audit(guarded, record)
-    runtime.notifier.publish(recovery_notification(guarded, event))
+    facts = CardFacts(command=command_target(runtime.settings), decided_at=now, origin="probe")
+    notification = recovery_notification(guarded, event, facts)
+    runtime.notifier.publish(notification)
+    verdict, events = notification.decision, runtime.decision_events
+    if verdict is not None:
+        resources = (event.rollback.to_arn,)
+        report_within(None, [("put the decision event", lambda: events.put(verdict, resources))], best_effort=True)
     logger.warning("rollback reverted by ECS", extra={"reverted": record_fields(record)})
 
 

@@ -76,10 +76,14 @@ def decide_rollback(
     digest-pinned copy) is the restore plan's business (restore.py), not the decision's."""
     # row 1: not an alarm
     if alarm is None:
-        return Decision("ignored", "not a CloudWatch alarm state change this function recognises", None, None)
+        return Decision(
+            "ignored", "not a CloudWatch alarm state change this function recognises", None, None, row="not an alarm"
+        )
     current = service.task_definition_arn if service is not None else None
     if alarm.state != "ALARM":
-        return Decision("ignored", f"alarm {alarm.alarm_name} is {alarm.state}, not ALARM", current, None)
+        return Decision(
+            "ignored", f"alarm {alarm.alarm_name} is {alarm.state}, not ALARM", current, None, row="not an alarm"
+        )
 
     lock = state.last_rollback
     tick = alarm.delivery == "tick"
@@ -98,6 +102,7 @@ def decide_rollback(
             current,
             lock.to_arn,
             claim="replay",
+            row="replay",
         )
     settles: RollbackRecord | None = None
     if lock is not None and claim in ("resume", "takeover") and current == lock.to_arn:
@@ -116,6 +121,7 @@ def decide_rollback(
                 lock.to_arn,
                 notify=True,
                 claim=claim,
+                row="finish",
             )
         # Not its own: the service's deployment started outside the lock's lease (a person deployed it). The
         # abandoned lock is marked failed (audited as abandoned) and the decision goes on without it.
@@ -141,7 +147,7 @@ def _decide_on(
     # row 5: stale
     stale = _staleness(alarm, alarm_now, now, settings, tick=tick)
     if stale is not None:
-        return Decision("stale", stale, current, None, notify=True)
+        return Decision("stale", stale, current, None, notify=True, row="stale")
     # row 6: paused
     if state.paused is not None:
         pause = state.paused
@@ -151,10 +157,11 @@ def _decide_on(
             current,
             state.known_good.arn if state.known_good else None,
             notify=True,
+            row="paused",
         )
     # row 7: no service (the responder describes the service for every fresh ALARM; keep the function total)
     if service is None:
-        return Decision("ignored", "the guarded service could not be described", None, None)
+        return Decision("ignored", "the guarded service could not be described", None, None, row="no service")
 
     # row 8: no known-good
     known_good = state.known_good
@@ -165,6 +172,7 @@ def _decide_on(
             current,
             None,
             notify=True,
+            row="no known-good",
         )
     target = known_good.arn
 
@@ -178,6 +186,7 @@ def _decide_on(
             lock.to_arn,
             notify=True,
             claim="resume",
+            row="resume",
         )
     # row 10: gated deployment
     if service.gated and service.deploying:
@@ -190,6 +199,7 @@ def _decide_on(
             f"until {lock.lease_end.isoformat()}",
             current,
             lock.to_arn,
+            row="lock held",
         )
     takeover = lock is not None and claim == "takeover"
 
@@ -201,6 +211,7 @@ def _decide_on(
             f"({int((now - lock.at).total_seconds())} s ago); waiting for the probes' verdict",
             current,
             target,
+            row="rolled here",
         )
     if current == target and lock is not None and _clearing(alarm, lock, current, now, settings, state):
         return Decision(
@@ -208,11 +219,12 @@ def _decide_on(
             f"rollback {lock.rollback_id} recovered the service on the known-good; the alarm has not cleared yet",
             current,
             target,
+            row="rolled here",
         )
     # row 13: superseded
     superseded = _superseded(alarm, service, state)
     if superseded is not None:
-        return Decision("superseded", superseded, current, target, notify=True)
+        return Decision("superseded", superseded, current, target, notify=True, row="superseded")
     if current == target:
         # row 14: already known-good
         if not service.deploying:
@@ -222,9 +234,16 @@ def _decide_on(
                 current,
                 target,
                 notify=True,
+                row="already known-good",
             )
         # row 15: deploying known-good
-        return Decision("in_progress", "the service is already deploying its known-good", current, target)
+        return Decision(
+            "in_progress",
+            "the service is already deploying its known-good",
+            current,
+            target,
+            row="deploying known-good",
+        )
 
     # row 16: cooldown
     if lock is not None and lock.cooling_down(now, settings.cooldown):
@@ -235,6 +254,7 @@ def _decide_on(
             current,
             target,
             notify=True,
+            row="cooldown",
         )
     # row 17: not restorable
     if lock is not None and state.not_restorable:
@@ -246,6 +266,7 @@ def _decide_on(
             current,
             target,
             notify=True,
+            row="not restorable",
         )
 
     takeover_note = f"; took over abandoned rollback {lock.rollback_id}" if takeover and lock is not None else ""
@@ -257,6 +278,7 @@ def _decide_on(
             current,
             target,
             notify=True,
+            row="dry run",
         )
     # row 19: roll back
     retry = (
@@ -271,6 +293,7 @@ def _decide_on(
         target,
         notify=True,
         claim="takeover" if takeover else "free",
+        row="roll back",
     )
 
 
@@ -293,6 +316,7 @@ def _reverted(lock: RollbackRecord, how: str, current: str | None, now: datetime
         lock.to_arn,
         notify=True,
         settles=reverted,
+        row="reverted",
     )
 
 
@@ -341,6 +365,7 @@ def _gated(
                 previous,
                 notify=True,
                 via="stop_deployment",
+                row="gated deployment",
             )
         takeover_note = f"; took over abandoned rollback {lock.rollback_id}" if claim == "takeover" and lock else ""
         return Decision(
@@ -352,6 +377,7 @@ def _gated(
             notify=True,
             claim=claim,
             via="stop_deployment",
+            row="gated deployment",
         )
     return Decision(
         "in_progress",
@@ -360,6 +386,7 @@ def _gated(
         current,
         state.known_good.arn if state.known_good else None,
         notify=True,
+        row="gated deployment",
     )
 
 

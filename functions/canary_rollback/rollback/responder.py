@@ -26,7 +26,9 @@ from typing import Any
 from canary_rollback.aws.state_store import update_with_retry
 from canary_rollback.core.arns import revision_label
 from canary_rollback.core.audit import AbandonedRecord, DecisionRecord, ErrorRecord, TakeoverRecord, record_fields
+from canary_rollback.core.config import command_target
 from canary_rollback.core.errors import CanaryRollbackError, EcsError, StateConflict
+from canary_rollback.core.evidence import TargetImage
 from canary_rollback.core.metrics import service_metric
 from canary_rollback.core.models import (
     NON_ACTING,
@@ -38,12 +40,13 @@ from canary_rollback.core.models import (
     ServiceState,
     ToldAnswer,
 )
-from canary_rollback.core.notifications import decision_notification
+from canary_rollback.core.notifications import CardFacts, decision_notification, decision_record
 from canary_rollback.core.observability import logger
 from canary_rollback.core.reporting import Step, report_within
 from canary_rollback.core.rollback_record import RollbackRecord, take_lock
 from canary_rollback.rollback.decision import RollbackSettings, decide_rollback
-from canary_rollback.rollback.restore import TargetPlan, plan_rollback_target
+from canary_rollback.rollback.manual import OPERATOR_ALARM, decide_operator_rollback, operator_state_change
+from canary_rollback.rollback.restore import TargetPlan, plan_rollback_target, target_images
 from canary_rollback.runtime import Runtime
 
 LOCK_ATTEMPTS = 5
@@ -54,6 +57,7 @@ class RollbackOutcome:
     decision: Decision
     alarm: AlarmSignal | None
     guarded: GuardedService
+    operator: str | None = None  # a person's rollback (`canary-rollback rollback`): who, as the audit trail says
 
     def as_response(self) -> dict[str, Any]:
         return {
@@ -65,6 +69,26 @@ class RollbackOutcome:
             "current": self.decision.current,
             "target": self.decision.target,
         }
+
+
+@dataclass(frozen=True)
+class OperatorPlan:
+    """A person's rollback as it would be carried out now: from, to, and each image with its pinned digest."""
+
+    decision: Decision
+    state: ServiceState
+    plan: TargetPlan | None
+    images: tuple[TargetImage, ...] | None
+    now: datetime
+
+    @property
+    def acts(self) -> bool:
+        return self.decision.action == "rolled_back"
+
+    @property
+    def explained(self) -> Decision:
+        """The decision with what is restored and why (the restore plan's words)."""
+        return _explained(self.decision, self.plan)
 
 
 class RollbackResponder:
@@ -97,7 +121,8 @@ class RollbackResponder:
             else:
                 decision, mark_done, state = self._decide_and_act(alarm, now, alarm_now)
             outcome = RollbackOutcome(decision, alarm, self._guarded)
-            self._report(outcome, now, mark_done, report_by, state=state)
+            facts = self.card_facts(decision, state or ServiceState(), now)
+            self._report(outcome, now, mark_done, report_by, state=state, facts=facts)
         except CanaryRollbackError as exc:
             self._record_error(alarm, exc, now, report_by)
             raise
@@ -107,6 +132,70 @@ class RollbackResponder:
         """What the alarm would decide now: gathers the same inputs, acts on nothing, records nothing."""
         _, _, decision, plan, _ = self._decide(alarm, now, None)
         return _explained(decision, plan)
+
+    # ---- a person's rollback (rollback/manual.py) -----------------------------------------------------
+    def plan_operator_rollback(self, operator: str, reason: str) -> OperatorPlan:
+        """What `canary-rollback rollback` would do now, with the same restore plan an alarm's rollback uses
+        (a digest-pinned copy when the known-good would be restored pinned). Acts on nothing."""
+        now = self._rt.clock()
+        state = self._store.load(self._guarded)
+        service = self._rt.ecs.describe(self._guarded)
+        decision = decide_operator_rollback(service, state, now, operator, reason)
+        plan = self._plan(decision, state, service.task_definition_arn)
+        known_good = state.known_good
+        if plan is not None and known_good is not None:
+            images = plan.images(known_good)
+        else:
+            images = target_images(
+                known_good, decision.target, state.last_rollback, self._rt.settings.pin_image_digests
+            )
+        return OperatorPlan(decision, state, plan, images, now)
+
+    def operator_rollback(self, operator: str, reason: str, shown: OperatorPlan | None = None) -> RollbackOutcome:
+        """Carry out a person's rollback under the rollback lock, audited with `operator`. Decided again on fresh
+        state; when the target is no longer the one `shown` to the person, nothing is done (StateConflict)."""
+        for _ in range(LOCK_ATTEMPTS):
+            planned = self.plan_operator_rollback(operator, reason)
+            decision, state, now = planned.decision, planned.state, planned.now
+            if shown is not None and decision.target != shown.decision.target:
+                raise StateConflict(
+                    f"the plan changed since it was shown (target now {decision.target}); run the command again"
+                )
+            facts = replace(
+                self.card_facts(planned.explained, state, now),
+                images=planned.images,
+                origin="operator",
+                dry_run=False,
+                facts=(("Operator", operator),),
+            )
+            if decision.action != "rolled_back":
+                refused = RollbackOutcome(decision, None, self._guarded, operator)
+                self._report(refused, now, None, None, facts=facts)
+                return refused
+            assert decision.current is not None  # a rolled_back decision names both
+            assert decision.target is not None
+            held = state.last_rollback
+            lock = take_lock(
+                rollback_id=uuid.uuid4().hex[:12],
+                now=now,
+                alarm=OPERATOR_ALARM,
+                state_change=operator_state_change(operator, now),
+                from_arn=decision.current,
+                to_arn=decision.target,
+                lease=timedelta(seconds=self._settings.lock_lease_seconds),
+                replacing=held,
+            )
+            try:
+                self._store.save(self._guarded, state, replace(state, last_rollback=lock), "rollback")
+            except StateConflict:
+                continue  # someone else changed the state first: decide again on fresh data
+            if decision.claim == "takeover":
+                self._audit_takeover(held, lock, now)
+            carried, mark_done = self._carry_out(decision, lock, decision.current, planned.plan)
+            outcome = RollbackOutcome(carried, None, self._guarded, operator)
+            self._report(outcome, now, mark_done, None, facts=replace(facts, evidence=state.probe_failures))
+            return outcome
+        raise StateConflict(f"state of {self._guarded.key} kept changing; no rollback after {LOCK_ATTEMPTS} tries")
 
     # ---- deciding ------------------------------------------------------------------------------------
     def _decide(
@@ -195,6 +284,10 @@ class RollbackResponder:
                     continue
                 if decision.settles.status == "failed" and found is not None:
                     self._audit_abandoned(found, current, now)
+            if decision.action == "superseded" and self._store.load(self._guarded).version != state.version:
+                # The state was read before the service: a deployment newer than the alarm may be another
+                # responder's rollback whose lock was written after our read. Decide again on fresh data.
+                continue
             if decision.action != "rolled_back":
                 return _explained(decision, plan), None, state
             if decision.claim == "replay":
@@ -218,7 +311,9 @@ class RollbackResponder:
             if decision.claim == "takeover":
                 self._audit_takeover(held, lock, now)
             decided, mark_done = self._carry_out(decision, lock, current, plan)
-            return decided, mark_done, state
+            if decided.target is not None and decided.target != lock.to_arn:
+                lock = lock.copied(decided.target)  # the copy it registered, for the card's images
+            return decided, mark_done, replace(state, last_rollback=lock)
         raise StateConflict(f"state of {self._guarded.key} kept changing; no decision after {LOCK_ATTEMPTS} tries")
 
     def _new_lock(self, alarm: AlarmSignal, decision: Decision, state: ServiceState, now: datetime) -> RollbackRecord:
@@ -333,6 +428,23 @@ class RollbackResponder:
         return bool(applied)
 
     # ---- reporting -----------------------------------------------------------------------------------
+    def card_facts(self, decision: Decision, state: ServiceState, now: datetime) -> CardFacts:
+        """The evidence card's facts (docs/operate.md): the probes' failures on record, what the target deploys
+        down to the digest, when a cooldown ends, and how a person names this stack on the command line."""
+        lock = state.last_rollback
+        cooldown_ends = (
+            lock.at + self._settings.cooldown if lock is not None and decision.action == "cooldown" else None
+        )
+        images = target_images(state.known_good, decision.target, lock, self._rt.settings.pin_image_digests)
+        return CardFacts(
+            evidence=state.probe_failures,
+            images=images,
+            command=command_target(self._rt.settings),
+            cooldown_ends_at=cooldown_ends,
+            decided_at=now,
+            dry_run=self._settings.dry_run,
+        )
+
     def _report(
         self,
         outcome: RollbackOutcome,
@@ -341,13 +453,15 @@ class RollbackResponder:
         report_by: float | None,
         *,
         state: ServiceState | None = None,
+        facts: CardFacts | None = None,
     ) -> None:
         """Audit, metric, notification, waited for no later than `report_by`. Before any action they must succeed
         (a retry decides again; unfinished by then raises, before the timeout would); after ECS accepted the
         rollback (`mark_done` given) they are best effort, so a broken or hanging topic or table can neither undo
-        nor delay a rollback's answer.
+        nor delay a rollback's answer. The decision event is always best effort (docs/operate.md).
         Tell once: the same non-acting answer for the same alarm state change as the last one notified is
-        audited, not notified again; every answer that is notified is remembered (`told`)."""
+        audited, not notified (nor put on the bus) again; every answer that is notified is remembered (`told`)."""
+        facts = facts or CardFacts(dry_run=self._settings.dry_run, command=command_target(self._rt.settings))
         decision, alarm = outcome.decision, outcome.alarm
         told = state.told_for(alarm.alarm_name) if state is not None and alarm is not None else None
         repeated = (
@@ -360,6 +474,7 @@ class RollbackResponder:
         notify = decision.notify and not repeated
         record = DecisionRecord(
             at=now,
+            operator=outcome.operator,
             action=decision.action,
             reason=decision.reason,
             alarm=alarm.alarm_name if alarm else None,
@@ -369,7 +484,7 @@ class RollbackResponder:
             target=decision.target,
             alarm_state=alarm.state if alarm else None,
             delivery=alarm.delivery if alarm else None,
-            dry_run=self._settings.dry_run,
+            dry_run=facts.dry_run,  # a person's rollback acts whatever DRY_RUN says
             notified=notify,
             alarm_changed_at=alarm.changed_at if alarm else None,
             told_at=told.at if repeated and told is not None else None,
@@ -383,7 +498,7 @@ class RollbackResponder:
             sink = self._rt.metrics_sink  # clients are built here, never in the reporting thread
             steps.append(("publish the Rollbacks metric", lambda: sink.publish([metric])))
         if notify:
-            message, notifier = decision_notification(self._guarded, alarm, decision), self._rt.notifier
+            message, notifier = decision_notification(self._guarded, alarm, decision, facts), self._rt.notifier
             steps.append(("send the notification", lambda: notifier.publish(message)))
             if alarm is not None and alarm.state == "ALARM":
                 answer = ToldAnswer(
@@ -393,6 +508,12 @@ class RollbackResponder:
         acted = mark_done is not None
         prefix = "rollback reached ECS but " if acted else ""
         report_within(report_by, steps, best_effort=acted, prefix=prefix, service=self._guarded.key)
+        if decision.claim != "replay" and not repeated:
+            # Best effort whether or not ECS acted: a failing or hanging event bus never makes a retry.
+            structured, events = decision_record(self._guarded, alarm, decision, facts), self._rt.decision_events
+            resources = (structured.current or "", structured.target or "")
+            event: Step = ("put the decision event", lambda: events.put(structured, resources))
+            report_within(report_by, [event], best_effort=True, service=self._guarded.key)
 
     def _remember(self, answer: ToldAnswer) -> None:
         """Record the answer notified for its alarm (one entry per alarm), after the notification went out: a

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from canary_rollback.core.arns import revision_label
+from canary_rollback.core.evidence import TargetImage, deployed_images
 from canary_rollback.core.images import ImageReferenceError, parse_image, pin
 from canary_rollback.core.models import KnownGood, TaskDefinitionSnapshot
+from canary_rollback.core.rollback_record import RollbackRecord
 
 COPIED_FROM_TAG = "canary-rollback:copied-from"
 
@@ -62,6 +64,14 @@ class TargetPlan:
             why = "PIN_IMAGE_DIGESTS=false" if not self.pin_digests else "no digest was recorded"
             parts.append(f"images not pinned ({why}): " + ", ".join(self.unpinned))
         return "; ".join(parts)
+
+    def images(self, known_good: KnownGood) -> tuple[TargetImage, ...] | None:
+        """What this plan deploys, container by container, with the digest each image is pinned to (None: the
+        known-good was recorded before snapshots, its images are whatever its revision names)."""
+        if known_good.snapshot is None:
+            return None
+        named = known_good.snapshot.definition
+        return deployed_images(self.request, named) if self.request is not None else deployed_images(named)
 
     def copied_known_good(self, copy_arn: str, known_good: KnownGood) -> KnownGood:
         """The copy becomes the known-good with its own snapshot: its images are digests now, so the next
@@ -113,3 +123,18 @@ def plan_rollback_target(known_good: KnownGood, known_good_active: bool, pin_dig
     return TargetPlan(
         known_good.arn, True, request, tags, tuple(pinned), tuple(unpinned), known_good_active, pin_digests
     )
+
+
+def target_images(
+    known_good: KnownGood | None, target_arn: str | None, lock: RollbackRecord | None, pin_digests: bool
+) -> tuple[TargetImage, ...] | None:
+    """The images a decision's target deploys, for its evidence card, without calling ECS: the restore plan is a
+    pure function of the known-good's snapshot, so it is rebuilt (as if ACTIVE: an INACTIVE one gets a copy with
+    the same images). A lock's copy of the known-good is that plan's copy."""
+    if known_good is None or known_good.snapshot is None or target_arn is None:
+        return None
+    if target_arn == known_good.arn:
+        return plan_rollback_target(known_good, True, pin_digests).images(known_good)
+    if lock is not None and lock.to_arn == target_arn and lock.copied_from == known_good.arn:
+        return plan_rollback_target(known_good, False, pin_digests).images(known_good)
+    return None

@@ -100,13 +100,6 @@ def test_missing_guarded_service_options_are_a_usage_error(
     assert "--cluster, --service, --table required" in capsys.readouterr().err
 
 
-def test_rollback_without_dry_run_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(["rollback", "--cluster", "c", "--service", "s", "--table", "t"])
-    assert caught.value.code == 2
-    assert "--dry-run" in capsys.readouterr().err
-
-
 def test_unknown_service_is_an_aws_error(world: Any, capsys: pytest.CaptureFixture[str]) -> None:
     out = io.StringIO()
     code = main(["status", "--cluster", CLUSTER, "--service", "nope", "--table", world.stack.table_name], out=out)

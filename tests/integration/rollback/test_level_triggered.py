@@ -4,6 +4,7 @@ service is back on a revision that works, or a person must choose; and each answ
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -238,11 +239,12 @@ def test_a_circuit_breaker_revert_of_our_rollback_is_reverted_in_audit_notificat
     assert decisions(broken)[-1] == "reverted"
     (note,) = broken.stack.notifications()
     assert note["subject"] == "[canary-rollback] hokusai-api: rollback to hokusai-api-development:31 REVERTED by ECS"
-    assert "Tried:    rollback" in note["message"]
-    assert "hokusai-api-development:34 -> hokusai-api-development:31" in note["message"]
-    assert "ECS did:  the service is back on hokusai-api-development:34" in note["message"]
-    assert "Runs now: hokusai-api-development:34" in note["message"]
-    assert "the next tick (within a minute) tries once more" in note["message"]
+    told = json.loads(note["message"])  # the queue gets the structured decision (docs/operate.md)
+    assert told["facts"]["Tried"].startswith("rollback ")
+    assert "hokusai-api-development:34 -> hokusai-api-development:31" in told["facts"]["Tried"]
+    assert told["facts"]["ECS did"].startswith("the service is back on hokusai-api-development:34")
+    assert told["current"]["label"] == "hokusai-api-development:34"
+    assert "the next tick (within a minute) tries once more" in told["next_steps"][0]
     capsys.readouterr()
     assert cli(["status", *table(broken)]) == 0
     shown = capsys.readouterr().out
@@ -258,7 +260,8 @@ def test_a_circuit_breaker_revert_of_our_rollback_is_reverted_in_audit_notificat
     broken.advance_rollout()
     broken.minute()
     assert tick(broken)["action"] == "reverted"
-    assert "Next:     nothing automatic. That was try 2 of 2" in broken.stack.notifications()[0]["message"]
+    last_try = json.loads(broken.stack.notifications()[0]["message"])
+    assert last_try["next_steps"][0].startswith("Nothing automatic: that was try 2 of 2")
     answers = [tick(broken)["action"], tick(broken)["action"]]
     assert answers == ["not_restorable", "not_restorable"]
     assert subjects(broken) == ["ALARM but hokusai-api-development:31 cannot be restored"]

@@ -455,6 +455,8 @@ def test_every_aws_call_the_code_makes_is_allowed_by_its_functions_policy(world:
         checked["RollbackFunction"]
     )
     assert {"ssm:GetParameter", "secretsmanager:GetSecretValue", "sns:Publish"} <= checked["ProbeFunction"]
+    assert "events:PutEvents" in checked["RollbackFunction"]
+    assert "events:PutEvents" in checked["ProbeFunction"]  # the recovery verdict
     assert {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:DescribeTaskDefinition"} <= checked["ProbeFunction"]
     assert "dynamodb:UpdateItem" in checked["ProbeFunction"]  # the watch's heartbeat
     assert {"ecr:DescribeImages", "iam:GetRole"} <= checked["ProbeFunction"]  # rollback readiness
@@ -534,6 +536,7 @@ def test_hook_policy_is_scoped() -> None:
         "dynamodb:PutItem",
         "cloudwatch:PutMetricData",
         "sns:Publish",
+        "events:PutEvents",  # the failed gate's decision event, on the default bus only
         "secretsmanager:GetSecretValue",
         "ssm:GetParameter",
     }  # no ECS action at all: ECS itself rolls a failed gate back
@@ -627,6 +630,7 @@ def test_every_aws_call_the_hook_makes_is_allowed_by_its_policy(world: Any, json
         "ssm:GetParameter",
         "secretsmanager:GetSecretValue",
         "cloudwatch:PutMetricData",  # the demo world's sink is `cloudwatch`
+        "events:PutEvents",  # the failed gate's decision event
     } <= calls
 
 

@@ -79,7 +79,7 @@ RECORDS: dict[str, AuditRecord] = {
 # The keys each kind's JSON had when the modules built them as dicts: older items carry exactly these.
 STORED_KEYS = {
     "decision": {"action", "reason", "alarm", "cluster", "service", "current", "target", "alarm_state", "delivery",
-                 "dry_run", "notified", "alarm_changed_at", "told_at"},
+                 "dry_run", "notified", "alarm_changed_at", "told_at", "operator"},
     "takeover": {"rollback_id", "abandoned", "abandoned_alarm", "abandoned_at", "lease_ended", "cluster", "service"},
     "error": {"alarm", "error", "message", "cluster", "service"},
     "hook": {"status", "details", "stage", "execution_id", "deployment", "service_arn", "target_revision", "probes",

@@ -11,16 +11,15 @@ GUARDED = GuardedService("hokusai-development", "hokusai-api")
 ALARM = AlarmSignal("RollbackAlarm", "ALARM", "OK", "Threshold Crossed", "t", "eventbridge")
 
 
-def test_rollback_message_has_alarm_from_to_reason_and_the_equivalent_command() -> None:
+def test_rollback_message_has_alarm_from_to_reason_and_the_next_command() -> None:
     decision = Decision("rolled_back", "alarm fired", rev(34), rev(31), notify=True)
     note = decision_notification(GUARDED, ALARM, decision)
     assert note.subject == "[canary-rollback] hokusai-api: rolled back to hokusai-api-development:31"
     for expected in ("RollbackAlarm", "hokusai-api-development:34", "hokusai-api-development:31", "alarm fired"):
         assert expected in note.body
-    assert (
-        "aws ecs update-service --cluster hokusai-development --service hokusai-api "
-        "--task-definition hokusai-api-development:31" in note.body
-    )
+    # Never `aws ecs update-service` to a revision whose image tags ECS would resolve again (docs/operate.md).
+    assert "aws ecs update-service" not in note.body
+    assert "canary-rollback status --cluster hokusai-development --service hokusai-api" in note.body
 
 
 def test_subjects_fit_sns_limits() -> None:
@@ -43,7 +42,8 @@ def test_subjects_fit_sns_limits() -> None:
 def test_no_known_good_tells_a_person_what_to_do() -> None:
     note = decision_notification(GUARDED, ALARM, Decision("no_known_good", "none seen", rev(34), None))
     assert "mark-known-good" in note.body
-    assert "--task-definition FAMILY:REVISION" in note.body
+    assert "FAMILY:REVISION" in note.body
+    assert "update-service" not in note.body
 
 
 def test_recovery_messages() -> None:

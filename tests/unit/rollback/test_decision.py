@@ -487,11 +487,12 @@ CASES: list[Case] = [
 
 
 @pytest.mark.parametrize(
-    ("alarm_signal", "alarm_now", "service", "state", "settings", "expected", "phrase"),
-    [case[1:] for case in CASES],
+    ("row", "alarm_signal", "alarm_now", "service", "state", "settings", "expected", "phrase"),
+    [(case[0][0], *case[1:]) for case in CASES],
     ids=[case_id(*case[0]) for case in CASES],
 )
 def test_decision_table(
+    row: int,
     alarm_signal: AlarmSignal | None,
     alarm_now: AlarmNow | None,
     service: ServiceObservation | None,
@@ -501,6 +502,7 @@ def test_decision_table(
     phrase: str,
 ) -> None:
     decision = decide_rollback(alarm_signal, service, state, NOW, settings, alarm_now=alarm_now)
+    assert decision.row == ROWS[row]  # the row the case is named after is the row that decided
     assert decision.action == expected
     assert phrase in decision.reason
 
