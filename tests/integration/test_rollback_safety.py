@@ -118,7 +118,8 @@ def test_an_alarm_cloudwatch_does_not_know_is_judged_by_its_event(broken: Any) -
 
 # ---- an invocation that dies -------------------------------------------------------------------------------
 def test_a_retry_after_the_dead_attempts_deadline_resumes_its_lock(broken: Any) -> None:
-    # Given an invocation that took the lock and died before UpdateService, with 3 s left on its clock (room for a loaded machine to reach the redelivery in time)
+    # Given an invocation that took the lock and died before UpdateService, with 3 s left on its clock
+    # (room for a loaded machine to reach the redelivery in time)
     event = alarm_event(broken)
     rollback_handler.application.set(app_that_dies(broken, "before-call"))
     with pytest.raises(Killed):
