@@ -80,7 +80,7 @@ class EcsGateway:
         definition = self._describe_task_definition(reference)
         return str(definition["taskDefinitionArn"]), definition["status"] == "ACTIVE"
 
-    # ---- restore what was seen healthy (README "How decisions are made") ------------------------------
+    # ---- restore what was seen healthy (docs/design.md, "What a rollback restores") ------------------------------
 
     def is_deployable(self, arn: str) -> bool:
         """ACTIVE, as far as ECS will say. Real ECS describes an INACTIVE revision only while something references

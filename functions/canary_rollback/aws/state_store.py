@@ -114,7 +114,7 @@ class StateStore:
                 break
         return records[:limit]
 
-    # ---- the deployment watch lease (README, "Deployment watch") ----------------------------------------
+    # ---- the deployment watch lease (docs/watch.md) ----------------------------------------
 
     def load_watch(self, guarded: GuardedService) -> WatchLease | None:
         response = self._call(

@@ -1,4 +1,4 @@
-"""Settings read once from the environment at cold start (README, "Configuration").
+"""Settings read once from the environment at cold start (docs/operate.md, "Configuration reference").
 
 A frozen value validated in one place: no silent defaults sprinkled through the code.
 """
@@ -38,14 +38,14 @@ class Settings:
     max_alarm_age_seconds: int = 600
     # How long a pending rollback lock is presumed alive: RollbackFunction's timeout + 30 s (docs/design.md).
     rollback_lock_lease_seconds: int = 150
-    # The blue/green gate (README, "Gate blue/green deployments"): consecutive all-pass rounds a stage needs,
+    # The blue/green gate (docs/gate.md): consecutive all-pass rounds a stage needs,
     # and the callBackDelay ECS waits between rounds.
     hook_passes_required: int = 3
     hook_interval_seconds: int = 10
-    # Roll back to the image digests seen healthy, not to whatever their tags point at now (README "How
-    # decisions are made"); false keeps tags and copies a known-good only when it is no longer ACTIVE.
+    # Roll back to the image digests seen healthy, not to whatever their tags point at now (docs/design.md,
+    # "What a rollback restores"); false keeps tags and copies a known-good only when it is no longer ACTIVE.
     pin_image_digests: bool = True
-    # The deployment watch (README, "Deployment watch"): rounds every interval until WATCH_SECONDS after the
+    # The deployment watch (docs/watch.md): rounds every interval until WATCH_SECONDS after the
     # last ECS deployment event. Defaults here so code that builds Settings by hand needs no change.
     watch_seconds: int = 300
     watch_interval_seconds: int = 10

@@ -1,7 +1,7 @@
 """Container image references: parse `[registry[:port]/]path[:tag][@digest]` and pin a tag to a digest.
 
 Pure string handling, no registry calls. ECS resolves a tag again on every new deployment, so a rollback can
-only bring back the image that was seen healthy by naming it by digest (README "How decisions are made").
+only bring back the image that was seen healthy by naming it by digest (docs/design.md, "What a rollback restores").
 """
 
 from __future__ import annotations

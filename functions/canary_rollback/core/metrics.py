@@ -1,4 +1,4 @@
-"""Metric names, units and dimension sets (README, "Metrics"), and the EMF sink.
+"""Metric names, units and dimension sets (docs/operate.md, "Metrics"), and the EMF sink.
 
 The domain builds `MetricDatum`s; a sink publishes them. Both sinks publish exactly the same names and
 dimension sets, because the template's alarms must watch exactly what is emitted.

@@ -141,7 +141,7 @@ class ServiceObservation:
 
 @dataclass(frozen=True)
 class TaskDefinitionSnapshot:
-    """What was seen healthy (README "How decisions are made"): the registrable task definition and the image
+    """What was seen healthy (docs/design.md, "What a rollback restores"): the registrable task definition and the image
     digest each container actually ran. A rollback restores this, not whatever the ARN or a tag points at now."""
 
     definition: dict[str, Any]  # RegisterTaskDefinition arguments (family, containerDefinitions, ...), no tags

@@ -1,4 +1,4 @@
-"""Probe specs (README, "Probe spec"): strict parsing, so a typo fails at cold start, not at 3 a.m."""
+"""Probe specs (docs/operate.md, "Probe spec"): strict parsing, so a typo fails at cold start, not at 3 a.m."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ class ProbeSpec:
     auth_secret: str | None = None
     auth_scheme: AuthScheme = "Bearer"
     # The same route through the ALB's test listener: what the blue/green gate probes before production
-    # traffic moves (README, "Gate blue/green deployments").
+    # traffic moves (docs/gate.md).
     test_url: str | None = None
 
 

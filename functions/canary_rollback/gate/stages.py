@@ -1,7 +1,7 @@
 """The blue/green gate's decisions: which probes a lifecycle stage runs, and what the hook answers ECS.
 
 ECS (`BLUE_GREEN`, `LINEAR` and `CANARY` deployments) invokes a Lambda at each lifecycle stage it is attached to
-and rolls the deployment back by itself when the answer is `FAILED` (README, "Gate blue/green deployments").
+and rolls the deployment back by itself when the answer is `FAILED` (docs/gate.md).
 Pure: an event view and probe results in, an answer out; no AWS, no clock, no I/O.
 
 The answer's state travels in `hookDetails`, not in a table: ECS merges the details an `IN_PROGRESS` answer

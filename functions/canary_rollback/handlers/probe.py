@@ -1,5 +1,5 @@
 """ProbeFunction: scheduled, it probes every route and tracks the known-good revision; on an ECS deployment
-event it watches the deployment in rounds every WATCH_INTERVAL_SECONDS (README, "Deployment watch")."""
+event it watches the deployment in rounds every WATCH_INTERVAL_SECONDS (docs/watch.md)."""
 
 from __future__ import annotations
 

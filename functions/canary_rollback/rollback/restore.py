@@ -1,5 +1,5 @@
-"""What a rollback deploys (README "How decisions are made"): the known-good as it is, or a copy registered from
-its snapshot with every tag-referenced image pinned to the digest its tasks ran. Pure: no AWS here.
+"""What a rollback deploys (docs/design.md, "What a rollback restores"): the known-good as it is, or a copy
+registered from its snapshot with every tag-referenced image pinned to the digest its tasks ran. Pure: no AWS here.
 
 Why a copy: ECS resolves an image tag again on every new deployment, so `UpdateService` to the old ARN can pull
 whatever the tag points at now (the very image that broke the new revision), and ECS will not deploy an

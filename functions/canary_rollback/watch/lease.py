@@ -1,7 +1,7 @@
 """Deployment watch, the pure parts: which events start a watch, the one-watch-per-service lease, the round schedule.
 
 Most breakage arrives with a deployment and ECS announces every deployment on EventBridge, so the probe
-watches closely exactly then (README, "Deployment watch"). No AWS and no clock reads here: every function
+watches closely exactly then (docs/watch.md). No AWS and no clock reads here: every function
 takes the instant it reasons about, so the rules can be tested as a table.
 """
 
