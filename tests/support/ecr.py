@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,6 +10,7 @@ from typing import Any
 import boto3
 
 from demo.world.ecr import EcrRegistry, ecr_image
+from tests.support.hanging import hanging_endpoint
 
 __all__ = ["ecr_image", "expire", "push_image", "register_with_image", "silent_socket"]
 
@@ -28,32 +27,10 @@ def expire(repository: str, digest: str) -> None:
 
 @contextmanager
 def silent_socket() -> Iterator[int]:
-    """A loopback port that accepts connections and never answers: an API that hangs."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)  # the kernel completes handshakes into the backlog; nobody ever reads
-    stop = threading.Event()
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-                held.append(conn)
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield int(listener.getsockname()[1])
-    finally:
-        stop.set()
-        thread.join(timeout=2)
-        for conn in held:
-            conn.close()
-        listener.close()
+    """A loopback port that accepts connections and never answers: an API that hangs (the port of
+    `hanging_endpoint`)."""
+    with hanging_endpoint() as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def register_with_image(base_arn: str, image: str) -> str:
